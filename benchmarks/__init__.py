@@ -1,0 +1,1 @@
+"""Carehub benchmarks: run with ./dev bench."""

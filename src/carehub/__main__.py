@@ -1,0 +1,5 @@
+"""``python -m carehub``."""
+
+from carehub.cli import main
+
+main()

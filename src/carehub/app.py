@@ -1,0 +1,54 @@
+"""The web application: every capability's routers mounted on one FastAPI app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from carehub import bootstrap
+from carehub.platform.settings import Settings
+from carehub.platform.web import errors, shell
+from carehub.platform.web.deps import SignInRequired
+from carehub.platform.web.templating import render_error_page
+from carehub.roster import api as roster_api
+from carehub.roster import web as roster_web
+
+STATIC = Path(__file__).parent / "platform" / "web" / "static"
+
+
+def create_app(container: bootstrap.Container | None = None, settings: Settings | None = None) -> FastAPI:
+    """Build the app around ``container`` (built from ``settings`` when omitted)."""
+    container = container or bootstrap.build(settings)
+    app = FastAPI(
+        title="Carehub",
+        version="1.0",
+        summary="Open, immediate, explainable home-care integration.",
+        description="Roster API for rostering systems. Authenticate with `Authorization: Bearer <API token>`.",
+        docs_url="/docs",
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.container = container
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=container.settings.secret_key,
+        session_cookie="carehub_session",
+        max_age=container.settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=container.settings.mode == "production",
+    )
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    errors.install(app, render_error_page)
+
+    @app.exception_handler(SignInRequired)
+    async def _sign_in(_request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(f"/sign-in?next={quote(exc.next_path, safe='')}", status_code=303)
+
+    app.include_router(shell.router)
+    app.include_router(roster_api.router)
+    app.include_router(roster_web.router)
+    return app

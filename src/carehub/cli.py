@@ -1,0 +1,277 @@
+"""The ``carehub`` command line."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from carehub import bootstrap
+from carehub.platform import schema
+from carehub.platform.auth import service as auth
+from carehub.platform.auth.actor import SYSTEM, Role
+from carehub.platform.cli_support import console, emit_json, emit_table, fail, run
+from carehub.roster.domain.kinds import RecordKind
+from carehub.roster.service.imports import do_import_file
+from carehub.tenancy import service as tenancy
+
+app = typer.Typer(help="Carehub: open, immediate, explainable home-care integration.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="Users who sign in to the web UI.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for rostering systems.", no_args_is_help=True)
+tenant_app = typer.Typer(help="Tenants.", no_args_is_help=True)
+roster_app = typer.Typer(help="Roster records and files.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(roster_app, name="roster")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant name (default: the only tenant).")]
+
+
+def _container() -> bootstrap.Container:
+    return bootstrap.build()
+
+
+def _tenant(container: bootstrap.Container, name: str | None) -> tenancy.TenantInfo:
+    if name:
+        found = tenancy.find_tenant(container.db, name)
+        if found is None:
+            fail(f"no tenant named {name!r}")
+        return found
+    tenants = tenancy.list_tenants(container.db)
+    if len(tenants) != 1:
+        fail(
+            f"{len(tenants)} tenants exist; choose one with --tenant"
+            if tenants
+            else "no tenant yet: run 'carehub tenant create'"
+        )
+    return tenants[0]
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest version."""
+    container = _container()
+    schema.upgrade(container.db.engine)
+    console.print(f"Database at revision {schema.current_revision(container.db.engine)} ({container.db.dialect}).")
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: str, timezone: Annotated[str, typer.Option(help="IANA time zone")] = "Europe/London", as_json: JsonOpt = False
+) -> None:
+    """Create a tenant with its primary environment."""
+    container = _container()
+    tenant, env = run(
+        lambda: tenancy.do_create_tenant(container.db, SYSTEM, name=name, timezone=timezone), as_json=as_json
+    )
+    if as_json:
+        emit_json({"tenant": {"id": tenant.id, "name": tenant.name}, "primary_environment": env.id})
+    else:
+        console.print(f"Tenant {tenant.name!r} created (id {tenant.id}); primary environment id {env.id}.")
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    role: Annotated[Role, typer.Option()] = Role.ADMIN,
+    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    tenant: TenantOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a user who can sign in."""
+    container = _container()
+    t = _tenant(container, tenant)
+    user = run(
+        lambda: auth.do_create_user(
+            container.db, SYSTEM, tenant_id=t.id, username=username, password=password, role=role, display_name=name
+        ),
+        as_json=as_json,
+    )
+    if as_json:
+        emit_json({"id": user.id, "username": user.username, "role": user.role.value})
+    else:
+        console.print(f"User {user.username!r} created with role {user.role.value}.")
+
+
+@user_app.command("list")
+def user_list(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
+    """List users."""
+    container = _container()
+    users = auth.list_users(container.db, _tenant(container, tenant).id)
+    if as_json:
+        emit_json([{"id": u.id, "username": u.username, "role": u.role.value, "active": u.active} for u in users])
+    else:
+        emit_table(
+            "Users",
+            ["id", "username", "name", "role", "active"],
+            [(u.id, u.username, u.display_name, u.role.value, u.active) for u in users],
+        )
+
+
+@user_app.command("set-password")
+def user_set_password(
+    username: str, password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)]
+) -> None:
+    """Replace a user's password."""
+    container = _container()
+    run(lambda: auth.do_set_password(container.db, SYSTEM, username, password))
+    console.print("Password changed.")
+
+
+@token_app.command("create")
+def token_create(
+    name: str,
+    environment: Annotated[int | None, typer.Option(help="Environment id (default: the primary)")] = None,
+    tenant: TenantOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create an API token for one environment. The secret is shown once."""
+    container = _container()
+    t = _tenant(container, tenant)
+    env = run(
+        lambda: (
+            tenancy.get_environment(container.db, environment)
+            if environment
+            else tenancy.primary_environment(container.db, t.id)
+        )
+    )
+    if env.tenant_id != t.id:
+        fail(f"environment {env.id} is not in tenant {t.name!r}")
+    info, secret = auth.do_create_token(container.db, SYSTEM, tenant_id=t.id, environment_id=env.id, name=name)
+    if as_json:
+        emit_json({"id": info.id, "name": info.name, "environment_id": env.id, "token": secret})
+    else:
+        console.print(
+            f"Token {info.id} for environment {env.name!r}:\n[bold]{secret}[/]\nStore it now; it is not shown again."
+        )
+
+
+@token_app.command("list")
+def token_list(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
+    """List API tokens (never their secrets)."""
+    container = _container()
+    tokens = auth.list_tokens(container.db, _tenant(container, tenant).id)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "environment_id": t.environment_id,
+                    "prefix": t.display_prefix,
+                    "last_used_at": t.last_used_at,
+                    "revoked_at": t.revoked_at,
+                }
+                for t in tokens
+            ]
+        )
+    else:
+        emit_table(
+            "API tokens",
+            ["id", "name", "environment", "prefix", "last used", "revoked"],
+            [(t.id, t.name, t.environment_id, t.display_prefix, t.last_used_at, t.revoked_at) for t in tokens],
+        )
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke an API token; it stops working at once."""
+    container = _container()
+    run(lambda: auth.do_revoke_token(container.db, SYSTEM, token_id))
+    console.print(f"Token {token_id} revoked.")
+
+
+@roster_app.command("import")
+def roster_import(
+    kind: Annotated[str, typer.Argument(help="branches, groups, contracts, clients, workers, plan-visits or visits")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    environment: Annotated[int | None, typer.Option(help="Environment id (default: the primary)")] = None,
+    tenant: TenantOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import a CSV or JSON-lines file of one record kind, all or nothing per file."""
+    container = _container()
+    try:
+        record_kind = RecordKind.from_plural(kind)
+    except ValueError as exc:
+        fail(str(exc), as_json=as_json)
+    t = _tenant(container, tenant)
+    env = run(
+        lambda: (
+            tenancy.get_environment(container.db, environment)
+            if environment
+            else tenancy.primary_environment(container.db, t.id)
+        )
+    )
+    size = file.stat().st_size
+    with (
+        file.open("rb") as stream,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=as_json,
+        ) as progress,
+    ):
+        task = progress.add_task(f"Importing {file.name}", total=None)
+
+        def advance(n: int) -> None:
+            progress.update(task, advance=n)
+
+        report = run(
+            lambda: do_import_file(container.db, SYSTEM, env.id, record_kind, stream, file.name, advance),
+            as_json=as_json,
+        )
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    console.print(
+        f"{file.name} ({size:,} bytes): read {report.read:,}, created {report.created:,}, updated {report.updated:,}, "
+        f"unchanged {report.unchanged:,}, rejected {report.rejected:,} in {report.seconds:.1f}s"
+    )
+    for e in report.errors[:20]:
+        console.print(f"  line {e['line']}: {e['id']} {e['field']}={e['value']!r}: {e['reason']}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the web UI and API."""
+    import uvicorn  # noqa: PLC0415 - only the server needs it
+
+    from carehub.app import create_app  # noqa: PLC0415 - the web stack loads only for serve
+
+    container = _container()
+    schema.upgrade(container.db.engine)
+    uvicorn.run(
+        create_app(container),
+        host=host or container.settings.host,
+        port=port or container.settings.port,
+        log_level="info",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(once: Annotated[bool, typer.Option(help="Run one pass and exit.")] = False) -> None:
+    """Run background jobs (outbox delivery arrives with publishing; idle until then)."""
+    console.print("Carehub worker started; no jobs are registered yet.")
+    while not once:
+        time.sleep(5)
+
+
+def main() -> None:
+    """Entry point of the ``carehub`` script."""
+    app()

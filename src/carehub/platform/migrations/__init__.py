@@ -1,0 +1,1 @@
+"""Alembic migrations: the schema, from empty, for SQLite and PostgreSQL."""

@@ -1,0 +1,1 @@
+"""The web shell: app factory pieces, sign-in, error pages and shared dependencies."""

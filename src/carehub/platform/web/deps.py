@@ -1,0 +1,69 @@
+"""Shared FastAPI dependencies: the container, and who is calling."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from carehub.bootstrap import Container
+from carehub.platform.auth import service as auth
+from carehub.platform.auth.actor import Actor
+from carehub.platform.errors import AuthenticationRequired
+
+SESSION_USER = "uid"
+
+
+def get_container(request: Request) -> Container:
+    """The composition root's container, set on the app at start."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def session_actor(request: Request, container: ContainerDep) -> Actor | None:
+    """The signed-in user of the browser session, if any."""
+    uid = request.session.get(SESSION_USER)
+    if not isinstance(uid, int):
+        return None
+    actor = auth.actor_for_user_id(container.db, uid)
+    if actor is None:
+        request.session.clear()
+    return actor
+
+
+def api_actor(request: Request, container: ContainerDep) -> Actor:
+    """The caller of an API endpoint: a bearer token, or (for reads only) a browser session."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return auth.actor_for_token(container.db, header[7:].strip())
+    if request.method in ("GET", "HEAD"):
+        actor = session_actor(request, container)
+        if actor is not None:
+            return actor
+    raise AuthenticationRequired("send 'Authorization: Bearer <API token>' (create one with 'carehub token create')")
+
+
+ApiActor = Annotated[Actor, Depends(api_actor)]
+
+
+class SignInRequired(Exception):
+    """Raised by page dependencies when nobody is signed in; answered with a redirect."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def page_actor(request: Request, container: ContainerDep) -> Actor:
+    """The signed-in user of a page; sends everyone else to sign in."""
+    actor = session_actor(request, container)
+    if actor is None:
+        raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    request.state.actor = actor
+    return actor
+
+
+PageActor = Annotated[Actor, Depends(page_actor)]

@@ -1,0 +1,1 @@
+"""Roster rules: pure functions and dataclasses, no I/O and no frameworks."""

@@ -1,0 +1,171 @@
+"""The shape of roster records as rostering systems send them (API and files).
+
+Identifiers are the rostering system's own (``id``, ``client_id`` ...); Carehub
+resolves them within the sending environment. Every record is complete and
+carries a ``version`` that must grow when its content changes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from carehub.roster.domain.kinds import RecordKind
+from carehub.roster.domain.patterns import parse_clock, parse_days
+
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Postcode = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$"),
+]
+
+
+def _days(value: str) -> str:
+    parse_days(value)
+    return ",".join(part.strip().upper() for part in value.split(","))
+
+
+def _clock(value: str) -> str:
+    parse_clock(value)
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+Days = Annotated[str, AfterValidator(_days)]
+Clock = Annotated[str, AfterValidator(_clock)]
+UtcTime = Annotated[AwareDatetime, AfterValidator(_utc)]
+
+
+class RecordIn(BaseModel):
+    """Fields every roster record has."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    id: ExternalId = Field(description="The rostering system's identifier, unique per kind and environment.")
+    version: int = Field(ge=1, description="Grows with every change; an older version is refused.")
+
+
+class BranchIn(RecordIn):
+    """An office of the provider."""
+
+    name: Name
+
+
+class GroupIn(RecordIn):
+    """A publish group (run)."""
+
+    name: Name
+    branch_id: ExternalId | None = None
+
+
+class ContractIn(RecordIn):
+    """A funding contract."""
+
+    name: Name
+    funder: Literal["council", "private", "other"]
+    branch_id: ExternalId | None = None
+    active: bool = True
+
+
+class ClientIn(RecordIn):
+    """A service user."""
+
+    branch_id: ExternalId
+    group_id: ExternalId | None = None
+    first_name: PersonName
+    last_name: PersonName
+    ssref: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
+        default=None, description="The council's social-services reference."
+    )
+    postcode: Postcode | None = None
+    status: Literal["active", "inactive"] = "active"
+
+
+class WorkerIn(RecordIn):
+    """A care worker."""
+
+    branch_id: ExternalId
+    first_name: PersonName
+    last_name: PersonName
+    status: Literal["active", "inactive", "left"] = "active"
+    mobile_enabled: bool = False
+
+
+class PlanVisitIn(RecordIn):
+    """A service requirement: the pattern of a client's visits."""
+
+    client_id: ExternalId
+    contract_id: ExternalId
+    visit_type_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+    visit_type_description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    days: Days = Field(description="Comma-separated days, e.g. MON,WED,FRI.")
+    start_time: Clock = Field(description="Local wall-clock start, HH:MM in the tenant's zone.")
+    duration_minutes: int = Field(ge=5, le=1440)
+    carers_needed: int = Field(default=1, ge=1, le=4)
+    starts_on: date
+    ends_on: date | None = None
+
+
+class VisitIn(RecordIn):
+    """A visit; ``start`` and ``end`` need a UTC offset (e.g. ``2026-03-29T08:00:00+01:00``)."""
+
+    client_id: ExternalId
+    contract_id: ExternalId
+    plan_visit_id: ExternalId | None = None
+    kind: Literal["planned", "unplanned", "adhoc"] = "planned"
+    start: UtcTime
+    end: UtcTime
+    carers_needed: int = Field(default=1, ge=1, le=4)
+    worker_ids: list[ExternalId] = Field(default_factory=list, max_length=4)
+
+
+SCHEMAS: dict[RecordKind, type[RecordIn]] = {
+    RecordKind.BRANCH: BranchIn,
+    RecordKind.GROUP: GroupIn,
+    RecordKind.CONTRACT: ContractIn,
+    RecordKind.CLIENT: ClientIn,
+    RecordKind.WORKER: WorkerIn,
+    RecordKind.PLAN_VISIT: PlanVisitIn,
+    RecordKind.VISIT: VisitIn,
+}
+
+# API field -> table column, where they differ.
+COLUMN_NAMES: dict[str, str] = {"start": "start_at", "end": "end_at"}
+
+
+class RecordErrorOut(BaseModel):
+    """Why a record (or a field of it) was refused."""
+
+    field: str | None
+    value: Any
+    reason: str
+    code: str
+
+
+class RecordResultOut(BaseModel):
+    """The outcome of one record of a batch."""
+
+    index: int
+    id: str | None
+    outcome: Literal["created", "updated", "unchanged", "deleted", "rejected"]
+    version: int | None
+    errors: list[RecordErrorOut] = Field(default_factory=list)
+
+
+class BatchResultOut(BaseModel):
+    """The outcome of a batch: totals and one row per record, in order."""
+
+    kind: str
+    received: int
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    results: list[RecordResultOut]

@@ -1,0 +1,1 @@
+"""Roster service layer: every roster change and read goes through here."""

@@ -1,0 +1,1 @@
+"""Tenancy: the care-planning tenant and its connected rostering environments."""

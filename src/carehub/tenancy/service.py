@@ -1,0 +1,157 @@
+"""Creating and reading tenants and environments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+
+from carehub.platform import audit
+from carehub.platform.auth.actor import Actor
+from carehub.platform.clock import utc_now
+from carehub.platform.db import Database
+from carehub.platform.errors import Conflict, InvalidInput, NotFound, RecordError
+from carehub.tenancy.tables import Environment, Tenant
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentInfo:
+    """An environment and the facts of its tenant that services need."""
+
+    id: int
+    tenant_id: int
+    name: str
+    prefix: str | None
+    is_primary: bool
+    status: str
+    timezone: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The tenant's time zone."""
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInfo:
+    """A tenant."""
+
+    id: int
+    name: str
+    timezone: str
+
+
+def do_create_tenant(
+    db: Database, actor: Actor, *, name: str, timezone: str, primary_environment: str = "Primary"
+) -> tuple[TenantInfo, EnvironmentInfo]:
+    """Create a tenant with its primary environment."""
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidInput(
+            f"unknown time zone {timezone!r}",
+            errors=[RecordError(None, name, "timezone", timezone, "an IANA zone such as Europe/London")],
+        ) from exc
+    with db.transaction() as session:
+        if session.scalar(select(Tenant.id).where(Tenant.name == name)) is not None:
+            raise Conflict(f"tenant {name!r} exists")
+        now = utc_now()
+        tenant = Tenant(name=name, timezone=timezone, created_at=now)
+        session.add(tenant)
+        session.flush()
+        env = Environment(
+            tenant_id=tenant.id, name=primary_environment, prefix=None, is_primary=True, status="active", created_at=now
+        )
+        session.add(env)
+        session.flush()
+        audit.record(
+            session, actor, audit.Change("tenant", tenant.id, "create", {"name": [None, name]}, external_id=name)
+        )
+        audit.record(
+            session,
+            actor,
+            audit.Change(
+                "environment",
+                env.id,
+                "create",
+                {"name": [None, primary_environment], "is_primary": [None, True]},
+                environment_id=env.id,
+            ),
+        )
+        return TenantInfo(tenant.id, tenant.name, tenant.timezone), _env_info(env, tenant)
+
+
+def _env_info(env: Environment, tenant: Tenant) -> EnvironmentInfo:
+    return EnvironmentInfo(env.id, env.tenant_id, env.name, env.prefix, env.is_primary, env.status, tenant.timezone)
+
+
+def get_environment(db: Database, environment_id: int) -> EnvironmentInfo:
+    """One environment; NotFound if it does not exist."""
+    with db.read() as session:
+        row = session.execute(
+            select(Environment, Tenant)
+            .join(Tenant, Tenant.id == Environment.tenant_id)
+            .where(Environment.id == environment_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no environment {environment_id}")
+        return _env_info(row[0], row[1])
+
+
+def primary_environment(db: Database, tenant_id: int) -> EnvironmentInfo:
+    """The tenant's primary environment."""
+    with db.read() as session:
+        row = session.execute(
+            select(Environment, Tenant)
+            .join(Tenant, Tenant.id == Environment.tenant_id)
+            .where(Environment.tenant_id == tenant_id, Environment.is_primary.is_(True))
+        ).first()
+        if row is None:
+            raise NotFound(f"tenant {tenant_id} has no primary environment")
+        return _env_info(row[0], row[1])
+
+
+def list_environments(db: Database, tenant_id: int) -> Sequence[EnvironmentInfo]:
+    """The tenant's environments, primary first."""
+    with db.read() as session:
+        rows = session.execute(
+            select(Environment, Tenant)
+            .join(Tenant, Tenant.id == Environment.tenant_id)
+            .where(Environment.tenant_id == tenant_id)
+            .order_by(Environment.is_primary.desc(), Environment.name)
+        ).all()
+        return [_env_info(e, t) for e, t in rows]
+
+
+def find_tenant(db: Database, name: str) -> TenantInfo | None:
+    """A tenant by name, or None."""
+    with db.read() as session:
+        t = session.scalar(select(Tenant).where(Tenant.name == name))
+        return None if t is None else TenantInfo(t.id, t.name, t.timezone)
+
+
+def list_tenants(db: Database) -> Sequence[TenantInfo]:
+    """Every tenant."""
+    with db.read() as session:
+        return [TenantInfo(t.id, t.name, t.timezone) for t in session.scalars(select(Tenant).order_by(Tenant.id))]
+
+
+def environment_for(db: Database, actor: Actor, environment_id: int | None = None) -> EnvironmentInfo:
+    """The environment a caller works in: a token's own, or (for users) the one asked for or the primary.
+
+    An environment of another tenant is reported as not found.
+    """
+    if actor.environment_id is not None:
+        if environment_id is not None and environment_id != actor.environment_id:
+            raise NotFound(f"no environment {environment_id}")
+        return get_environment(db, actor.environment_id)
+    if actor.tenant_id is None:
+        raise NotFound("no tenant for this caller")
+    if environment_id is None:
+        return primary_environment(db, actor.tenant_id)
+    env = get_environment(db, environment_id)
+    if env.tenant_id != actor.tenant_id:
+        raise NotFound(f"no environment {environment_id}")
+    return env

@@ -1,0 +1,98 @@
+"""Fixtures: a clean database per test on SQLite and PostgreSQL, a tenant, an API client."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from carehub import bootstrap
+from carehub.app import create_app
+from carehub.platform.auth import service as auth
+from carehub.platform.auth.actor import SYSTEM, Role
+from carehub.platform.db import Database, make_engine
+from carehub.platform.settings import Settings
+from carehub.tenancy import service as tenancy
+from tests import backends
+
+PASSWORD = "correct horse battery"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], scope="session")
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return backends.sqlite_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def _postgres_engine() -> Iterator[Engine]:
+    reason = backends.postgres_reachable()
+    if reason:
+        if backends.IN_CI:
+            pytest.fail(f"CI=true needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+    engine = make_engine(backends.create_postgres_database())
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty, migrated database for this test."""
+    if backend == "sqlite":
+        return backends.sqlite_copy(request.getfixturevalue("_sqlite_template"), tmp_path)
+    engine: Engine = request.getfixturevalue("_postgres_engine")
+    backends.truncate_postgres(engine)
+    return engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def container(db_url: str, tmp_path: Path) -> Iterator[bootstrap.Container]:
+    settings = Settings(database_url=db_url, data_dir=tmp_path / "data", secret_key="test-secret-key-for-sessions")
+    built = bootstrap.build(settings)
+    yield built
+    built.db.engine.dispose()
+
+
+@pytest.fixture
+def db(container: bootstrap.Container) -> Database:
+    return container.db
+
+
+@dataclass(frozen=True)
+class World:
+    """A tenant with its primary environment, an admin user and an API token."""
+
+    tenant: tenancy.TenantInfo
+    env: tenancy.EnvironmentInfo
+    token: str
+    admin_username: str
+
+
+@pytest.fixture
+def world(db: Database) -> World:
+    tenant, env = tenancy.do_create_tenant(db, SYSTEM, name="Sunrise Care", timezone="Europe/London")
+    auth.do_create_user(db, SYSTEM, tenant_id=tenant.id, username="admin", password=PASSWORD, role=Role.ADMIN)
+    _, token = auth.do_create_token(db, SYSTEM, tenant_id=tenant.id, environment_id=env.id, name="roster")
+    return World(tenant, env, token, "admin")
+
+
+@pytest.fixture
+def api(container: bootstrap.Container, world: World) -> Iterator[TestClient]:
+    """An HTTP client authenticated with the world's API token."""
+    with TestClient(create_app(container), headers={"Authorization": f"Bearer {world.token}"}) as client:
+        yield client
+
+
+@pytest.fixture
+def anonymous(container: bootstrap.Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container)) as client:
+        yield client
