@@ -35,8 +35,9 @@ def postgres_reachable() -> str | None:
 
 
 def worker_suffix() -> str:
-    """The pytest-xdist worker id (gw0 ...) or 'main'."""
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """The pytest-xdist worker id (gw0 ...) or 'main', after an optional prefix for parallel runs."""
+    prefix = os.environ.get("CAREHUB_TEST_DB_PREFIX", "")
+    return prefix + os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def create_postgres_database() -> str:
