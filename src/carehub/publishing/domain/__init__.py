@@ -1,0 +1,1 @@
+"""Publishing rules: which roster records reach care planning, as pure functions."""
