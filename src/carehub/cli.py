@@ -10,11 +10,13 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from carehub import bootstrap
+from carehub.demo.cli import demo_app
 from carehub.platform import schema
 from carehub.platform.auth import service as auth
 from carehub.platform.auth.actor import SYSTEM, Role
 from carehub.platform.cli_support import console, emit_json, emit_table, fail, run
 from carehub.roster.domain.kinds import RecordKind
+from carehub.roster.service import queries
 from carehub.roster.service.imports import do_import_file
 from carehub.tenancy import service as tenancy
 
@@ -29,29 +31,65 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(roster_app, name="roster")
+app.add_typer(demo_app, name="demo")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant name (default: the only tenant).")]
 
 
+_built: list[bootstrap.Container] = []
+
+
+def _dispose_built() -> None:
+    while _built:
+        _built.pop().db.engine.dispose()
+
+
+@app.callback()
+def _close_connections_when_done(ctx: typer.Context) -> None:
+    # Every command's database connections close when it ends, whether it succeeds or fails.
+    ctx.call_on_close(_dispose_built)
+
+
 def _container() -> bootstrap.Container:
-    return bootstrap.build()
+    """The container for this command; its database connections close when the command ends."""
+    container = bootstrap.build()
+    _built.append(container)
+    return container
 
 
-def _tenant(container: bootstrap.Container, name: str | None) -> tenancy.TenantInfo:
+def _tenant(container: bootstrap.Container, name: str | None, *, as_json: bool = False) -> tenancy.TenantInfo:
     if name:
         found = tenancy.find_tenant(container.db, name)
         if found is None:
-            fail(f"no tenant named {name!r}")
+            fail(f"no tenant named {name!r}", as_json=as_json)
         return found
     tenants = tenancy.list_tenants(container.db)
     if len(tenants) != 1:
         fail(
             f"{len(tenants)} tenants exist; choose one with --tenant"
             if tenants
-            else "no tenant yet: run 'carehub tenant create'"
+            else "no tenant yet: run 'carehub tenant create'",
+            as_json=as_json,
         )
     return tenants[0]
+
+
+def _environment(
+    container: bootstrap.Container, t: tenancy.TenantInfo, environment: int | None, *, as_json: bool = False
+) -> tenancy.EnvironmentInfo:
+    """The environment asked for (default: the tenant's primary); another tenant's is not found."""
+    env = run(
+        lambda: (
+            tenancy.get_environment(container.db, environment)
+            if environment
+            else tenancy.primary_environment(container.db, t.id)
+        ),
+        as_json=as_json,
+    )
+    if env.tenant_id != t.id:
+        fail(f"environment {env.id} is not in tenant {t.name!r}", as_json=as_json)
+    return env
 
 
 @db_app.command("upgrade")
@@ -88,7 +126,7 @@ def user_create(
 ) -> None:
     """Create a user who can sign in."""
     container = _container()
-    t = _tenant(container, tenant)
+    t = _tenant(container, tenant, as_json=as_json)
     user = run(
         lambda: auth.do_create_user(
             container.db, SYSTEM, tenant_id=t.id, username=username, password=password, role=role, display_name=name
@@ -105,7 +143,7 @@ def user_create(
 def user_list(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
     """List users."""
     container = _container()
-    users = auth.list_users(container.db, _tenant(container, tenant).id)
+    users = auth.list_users(container.db, _tenant(container, tenant, as_json=as_json).id)
     if as_json:
         emit_json([{"id": u.id, "username": u.username, "role": u.role.value, "active": u.active} for u in users])
     else:
@@ -135,16 +173,8 @@ def token_create(
 ) -> None:
     """Create an API token for one environment. The secret is shown once."""
     container = _container()
-    t = _tenant(container, tenant)
-    env = run(
-        lambda: (
-            tenancy.get_environment(container.db, environment)
-            if environment
-            else tenancy.primary_environment(container.db, t.id)
-        )
-    )
-    if env.tenant_id != t.id:
-        fail(f"environment {env.id} is not in tenant {t.name!r}")
+    t = _tenant(container, tenant, as_json=as_json)
+    env = _environment(container, t, environment, as_json=as_json)
     info, secret = auth.do_create_token(container.db, SYSTEM, tenant_id=t.id, environment_id=env.id, name=name)
     if as_json:
         emit_json({"id": info.id, "name": info.name, "environment_id": env.id, "token": secret})
@@ -158,7 +188,7 @@ def token_create(
 def token_list(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
     """List API tokens (never their secrets)."""
     container = _container()
-    tokens = auth.list_tokens(container.db, _tenant(container, tenant).id)
+    tokens = auth.list_tokens(container.db, _tenant(container, tenant, as_json=as_json).id)
     if as_json:
         emit_json(
             [
@@ -182,11 +212,14 @@ def token_list(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @token_app.command("revoke")
-def token_revoke(token_id: int) -> None:
+def token_revoke(token_id: int, as_json: JsonOpt = False) -> None:
     """Revoke an API token; it stops working at once."""
     container = _container()
-    run(lambda: auth.do_revoke_token(container.db, SYSTEM, token_id))
-    console.print(f"Token {token_id} revoked.")
+    info = run(lambda: auth.do_revoke_token(container.db, SYSTEM, token_id), as_json=as_json)
+    if as_json:
+        emit_json({"id": info.id, "name": info.name, "revoked_at": info.revoked_at})
+    else:
+        console.print(f"Token {token_id} revoked.")
 
 
 @roster_app.command("import")
@@ -203,14 +236,8 @@ def roster_import(
         record_kind = RecordKind.from_plural(kind)
     except ValueError as exc:
         fail(str(exc), as_json=as_json)
-    t = _tenant(container, tenant)
-    env = run(
-        lambda: (
-            tenancy.get_environment(container.db, environment)
-            if environment
-            else tenancy.primary_environment(container.db, t.id)
-        )
-    )
+    t = _tenant(container, tenant, as_json=as_json)
+    env = _environment(container, t, environment, as_json=as_json)
     size = file.stat().st_size
     with (
         file.open("rb") as stream,
@@ -241,6 +268,45 @@ def roster_import(
     )
     for e in report.errors[:20]:
         console.print(f"  line {e['line']}: {e['id']} {e['field']}={e['value']!r}: {e['reason']}")
+
+
+@roster_app.command("history")
+def roster_history(
+    kind: Annotated[str, typer.Argument(help="branches, groups, contracts, clients, workers, plan-visits or visits")],
+    record_id: Annotated[str, typer.Argument(metavar="ID", help="The rostering system's id of the record")],
+    environment: Annotated[int | None, typer.Option(help="Environment id (default: the primary)")] = None,
+    views: Annotated[bool, typer.Option("--views", help="Also list who opened the record.")] = False,
+    tenant: TenantOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show who changed a record, what and when, newest first."""
+    container = _container()
+    try:
+        record_kind = RecordKind.from_plural(kind)
+    except ValueError as exc:
+        fail(str(exc), as_json=as_json)
+    t = _tenant(container, tenant, as_json=as_json)
+    env = _environment(container, t, environment, as_json=as_json)
+    entries = run(
+        lambda: queries.record_history(container.db, env.id, record_kind, record_id, include_views=views),
+        as_json=as_json,
+    )
+    if as_json:
+        emit_json({"kind": record_kind.value, "id": record_id, "entries": [e.as_dict() for e in entries]})
+        return
+    emit_table(
+        f"History of {record_kind.value.replace('_', ' ')} {record_id}",
+        ["when (UTC)", "action", "who", "changes"],
+        [
+            (
+                e.at.strftime("%Y-%m-%d %H:%M:%S"),
+                e.action,
+                e.actor_label,
+                "\n".join(f"{f}: {c['before']!r} -> {c['after']!r}" for f, c in e.changes.items()),
+            )
+            for e in entries
+        ],
+    )
 
 
 @app.command()

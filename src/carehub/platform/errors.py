@@ -13,8 +13,29 @@ The web edge maps these to HTTP in one handler (carehub.platform.web.errors).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import dataclass
 from typing import Any
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` made safe to echo back as JSON.
+
+    Input is echoed in error reports, and input can hold what JSON output
+    cannot: NaN and infinities, lone surrogate characters (escaped in a request
+    body), or objects. Those become readable strings; everything else is kept.
+    """
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(json_safe(k)): json_safe(v) for k, v in value.items()}
+    return json_safe(str(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +51,17 @@ class RecordError:
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict."""
-        d = asdict(self)
-        if d["value"] is not None and not isinstance(d["value"], str | int | float | bool):
-            d["value"] = str(d["value"])
-        return d
+        value = self.value
+        if value is not None and not isinstance(value, str | int | float | bool):
+            value = str(value)
+        return {
+            "index": self.index,
+            "record_id": json_safe(self.record_id),
+            "field": json_safe(self.field),
+            "value": json_safe(value),
+            "reason": json_safe(self.reason),
+            "code": self.code,
+        }
 
 
 class CarehubError(Exception):

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String, insert
+from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from carehub.platform.audit import append_rows
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Base, UTCDateTime, core_table
 
@@ -45,20 +46,12 @@ class Event:
     environment_id: int | None = None
 
 
+OUTBOX_COLUMNS = ("created_at", "topic", "environment_id", "entity", "entity_id", "payload")
+
+
 def emit_many(session: Session, events: Iterable[Event]) -> int:
     """Add events to the outbox in the caller's transaction. Returns the count."""
     now = utc_now()
-    rows = [
-        {
-            "created_at": now,
-            "topic": e.topic,
-            "environment_id": e.environment_id,
-            "entity": e.entity,
-            "entity_id": e.entity_id,
-            "payload": e.payload,
-        }
-        for e in events
-    ]
-    if rows:
-        session.execute(insert(core_table(OutboxEvent)), rows)
+    rows = [(now, e.topic, e.environment_id, e.entity, e.entity_id, e.payload) for e in events]
+    append_rows(session, core_table(OutboxEvent), OUTBOX_COLUMNS, rows)
     return len(rows)

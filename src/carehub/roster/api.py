@@ -8,14 +8,14 @@ record is reported on its own instead of failing the request.
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response, UploadFile
+from fastapi import APIRouter, Body, Path, Query, Response, UploadFile
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from carehub.platform.errors import InvalidInput, RecordError
 from carehub.platform.web.deps import ApiActor, ContainerDep
 from carehub.roster.domain.kinds import RecordKind
 from carehub.roster.domain.rules import Outcome
-from carehub.roster.schemas import SCHEMAS, BatchResultOut, RecordResultOut
+from carehub.roster.schemas import MAX_VERSION, NO_NUL, SCHEMAS, BatchResultOut, HistoryOut, RecordResultOut
 from carehub.roster.service import changes, queries
 from carehub.roster.service.imports import do_import_file
 from carehub.roster.service.results import RecordResult
@@ -24,17 +24,22 @@ from carehub.tenancy.service import environment_for
 
 router = APIRouter(prefix="/api/v1")
 
+# Identifiers in paths and text in queries: bounded, and never a NUL (PostgreSQL cannot compare one).
+IdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=NO_NUL)]
+TextQuery = Annotated[str | None, Query(max_length=200, pattern=NO_NUL)]
+MAX_PAGE = 1_000_000
+
 
 class CancelIn(BaseModel):
     """Why a visit is cancelled."""
 
-    reason: str | None = Field(default=None, max_length=200)
+    reason: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
 
 
 class AllocateIn(BaseModel):
     """The worker to allocate."""
 
-    worker_id: str = Field(min_length=1, max_length=100)
+    worker_id: str = Field(min_length=1, max_length=100, pattern=NO_NUL)
 
 
 def _single(result: RecordResult, response: Response) -> RecordResultOut:
@@ -61,7 +66,7 @@ def _add_kind_routes(kind: RecordKind) -> None:  # noqa: C901 - one closure per 
         f"/{plural}/{{external_id}}", tags=[tag], summary=f"Create or update one {kind.value.replace('_', ' ')}"
     )
     def put_one(
-        external_id: str,
+        external_id: IdPath,
         record: Annotated[Annotated[dict[str, Any], one_schema], Body()],
         actor: ApiActor,
         container: ContainerDep,
@@ -89,7 +94,7 @@ def _add_kind_routes(kind: RecordKind) -> None:  # noqa: C901 - one closure per 
         return BatchResultOut.model_validate(result.as_dict())
 
     @router.get(f"/{plural}/{{external_id}}", tags=[tag], summary=f"Read one {kind.value.replace('_', ' ')}")
-    def get_one(external_id: str, actor: ApiActor, container: ContainerDep) -> dict[str, Any]:
+    def get_one(external_id: IdPath, actor: ApiActor, container: ContainerDep) -> dict[str, Any]:
         env = environment_for(container.db, actor)
         item = queries.get_record(container.db, env.id, kind, external_id)
         item.pop("_pk", None)
@@ -99,11 +104,11 @@ def _add_kind_routes(kind: RecordKind) -> None:  # noqa: C901 - one closure per 
     def list_all(
         actor: ApiActor,
         container: ContainerDep,
-        q: str | None = None,
-        status: str | None = None,
+        q: TextQuery = None,
+        status: TextQuery = None,
         start_from: datetime | None = None,
         start_to: datetime | None = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         per_page: Annotated[int, Query(ge=1, le=queries.MAX_PER_PAGE)] = 50,
     ) -> dict[str, Any]:
         env = environment_for(container.db, actor)
@@ -130,7 +135,10 @@ def _add_kind_routes(kind: RecordKind) -> None:  # noqa: C901 - one closure per 
 
     @router.delete(f"/{plural}/{{external_id}}", tags=[tag], summary=f"Delete one {kind.value.replace('_', ' ')}")
     def delete_one(
-        external_id: str, actor: ApiActor, container: ContainerDep, version: int | None = None
+        external_id: IdPath,
+        actor: ApiActor,
+        container: ContainerDep,
+        version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
     ) -> RecordResultOut:
         env = environment_for(container.db, actor)
         result = changes.do_delete_record(container.db, actor, env.id, kind, external_id, version)
@@ -141,7 +149,24 @@ def _add_kind_routes(kind: RecordKind) -> None:  # noqa: C901 - one closure per 
             )
         return RecordResultOut.model_validate(result.as_dict())
 
-    _ = (put_one, post_batch, get_one, list_all, delete_one)
+    @router.get(
+        f"/{plural}/{{external_id}}/history",
+        tags=[tag],
+        summary=f"Audit trail of one {kind.value.replace('_', ' ')}: who changed what, when, newest first",
+    )
+    def history(
+        external_id: IdPath,
+        actor: ApiActor,
+        container: ContainerDep,
+        views: Annotated[bool, Query(description="Also list who opened the record (action 'view').")] = False,
+    ) -> HistoryOut:
+        env = environment_for(container.db, actor)
+        entries = queries.record_history(container.db, env.id, kind, external_id, include_views=views)
+        return HistoryOut.model_validate(
+            {"kind": kind.value, "id": external_id, "entries": [e.as_dict() for e in entries]}
+        )
+
+    _ = (put_one, post_batch, get_one, list_all, delete_one, history)
 
 
 for _kind in RecordKind:
@@ -149,34 +174,34 @@ for _kind in RecordKind:
 
 
 @router.post("/visits/{visit_id}/allocations", tags=["Visits"], summary="Allocate a worker to a visit")
-def allocate(visit_id: str, body: AllocateIn, actor: ApiActor, container: ContainerDep) -> RecordResultOut:
+def allocate(visit_id: IdPath, body: AllocateIn, actor: ApiActor, container: ContainerDep) -> RecordResultOut:
     env = environment_for(container.db, actor)
     result = changes.do_allocate_worker(container.db, actor, env.id, visit_id, body.worker_id)
     return RecordResultOut.model_validate(result.as_dict())
 
 
 @router.delete("/visits/{visit_id}/allocations/{worker_id}", tags=["Visits"], summary="De-allocate a worker")
-def deallocate(visit_id: str, worker_id: str, actor: ApiActor, container: ContainerDep) -> RecordResultOut:
+def deallocate(visit_id: IdPath, worker_id: IdPath, actor: ApiActor, container: ContainerDep) -> RecordResultOut:
     env = environment_for(container.db, actor)
     result = changes.do_deallocate_worker(container.db, actor, env.id, visit_id, worker_id)
     return RecordResultOut.model_validate(result.as_dict())
 
 
 @router.post("/visits/{visit_id}/confirm", tags=["Visits"], summary="Confirm a visit manually")
-def confirm(visit_id: str, actor: ApiActor, container: ContainerDep) -> RecordResultOut:
+def confirm(visit_id: IdPath, actor: ApiActor, container: ContainerDep) -> RecordResultOut:
     env = environment_for(container.db, actor)
     return RecordResultOut.model_validate(changes.do_confirm_visit(container.db, actor, env.id, visit_id).as_dict())
 
 
 @router.post("/visits/{visit_id}/cancel", tags=["Visits"], summary="Cancel a visit")
-def cancel(visit_id: str, actor: ApiActor, container: ContainerDep, body: CancelIn | None = None) -> RecordResultOut:
+def cancel(visit_id: IdPath, actor: ApiActor, container: ContainerDep, body: CancelIn | None = None) -> RecordResultOut:
     env = environment_for(container.db, actor)
     result = changes.do_cancel_visit(container.db, actor, env.id, visit_id, body.reason if body else None)
     return RecordResultOut.model_validate(result.as_dict())
 
 
 @router.post("/imports/{plural}", tags=["Imports"], summary="Import a CSV or JSON-lines file of one record kind")
-def import_file(plural: str, file: UploadFile, actor: ApiActor, container: ContainerDep) -> dict[str, Any]:
+def import_file(plural: IdPath, file: UploadFile, actor: ApiActor, container: ContainerDep) -> dict[str, Any]:
     try:
         kind = RecordKind.from_plural(plural)
     except ValueError as exc:

@@ -35,26 +35,18 @@ def detect_format(name: str, head: bytes) -> str:
     return "jsonl" if head.lstrip()[:1] == b"{" else "csv"
 
 
-def _csv_record(row: dict[str, Any]) -> dict[str, Any]:
-    record: dict[str, Any] = {}
-    for key, value in row.items():
-        if value is None or value == "":
-            continue
-        if key in LIST_FIELDS:
-            record[key] = [v.strip() for v in value.split(LIST_SEPARATOR) if v.strip()]
-        else:
-            record[key] = value
-    return record
-
-
-def read_csv(kind: RecordKind, stream: IO[bytes]) -> Iterator[list[tuple[int, Any]]]:
-    """Chunks of (line number, record) from a CSV file with a header row."""
+def read_csv_batches(kind: RecordKind, stream: IO[bytes]) -> Iterator[tuple[int, pa.RecordBatch]]:
+    """Blocks of a CSV file with a header row, as (line number of the first row, text columns)."""
     allowed = set(SCHEMAS[kind].model_fields)
     try:
         reader = pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(block_size=4 << 20),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=False),
+            # Every column as text, so errors quote the value exactly as written
+            # (type inference would turn 07:30 into 07:30:00 and 0042 into 42).
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(allowed, pa.string()), strings_can_be_null=False
+            ),
             parse_options=pacsv.ParseOptions(newlines_in_values=False),
         )
     except pa.ArrowInvalid as exc:
@@ -65,7 +57,6 @@ def read_csv(kind: RecordKind, stream: IO[bytes]) -> Iterator[list[tuple[int, An
     if unknown:
         msg = f"unknown column(s) {', '.join(unknown)}; expected some of {', '.join(sorted(allowed))}"
         raise FileFormatError(msg)
-    # Read every column as text so errors can quote the value exactly as written.
     line = 2
     while True:
         try:
@@ -75,12 +66,31 @@ def read_csv(kind: RecordKind, stream: IO[bytes]) -> Iterator[list[tuple[int, An
         except pa.ArrowInvalid as exc:
             msg = f"CSV could not be read after line {line - 1}: {exc}"
             raise FileFormatError(msg) from exc
-        columns = {n: [None if v is None else str(v) for v in batch.column(i).to_pylist()] for i, n in enumerate(names)}
-        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+        yield line, batch
+        line += batch.num_rows
+
+
+def csv_records(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """The records of a block of CSV: empty cells are absent, list cells are split on ``;``."""
+    names = batch.schema.names
+    lists = [n for n in names if n in LIST_FIELDS]
+    out = []
+    for values in zip(*(batch.column(i).to_pylist() for i in range(len(names))), strict=True):
+        record = {n: v for n, v in zip(names, values, strict=True) if v}
+        for n in lists:
+            if n in record:
+                record[n] = [t.strip() for t in record[n].split(LIST_SEPARATOR) if t.strip()]
+        out.append(record)
+    return out
+
+
+def read_csv(kind: RecordKind, stream: IO[bytes]) -> Iterator[list[tuple[int, Any]]]:
+    """Chunks of (line number, record) from a CSV file with a header row."""
+    for line, batch in read_csv_batches(kind, stream):
+        rows = csv_records(batch)
         for start in range(0, len(rows), CHUNK_ROWS):
             part = rows[start : start + CHUNK_ROWS]
-            yield [(line + start + i, _csv_record(r)) for i, r in enumerate(part)]
-        line += len(rows)
+            yield [(line + start + i, r) for i, r in enumerate(part)]
 
 
 def read_jsonl(stream: IO[bytes]) -> Iterator[list[tuple[int, Any]]]:

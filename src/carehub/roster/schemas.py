@@ -10,14 +10,23 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from carehub.platform.errors import json_safe
 from carehub.roster.domain.kinds import RecordKind
 from carehub.roster.domain.patterns import parse_clock, parse_days
 
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# Versions are stored as 64-bit integers on every database.
+MAX_VERSION = 2**63 - 1
+# No NUL characters: PostgreSQL cannot store them in text (checked in Rust by pydantic-core, so it costs nothing).
+NO_NUL = r"^[^\x00]*$"
+
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
+PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=NO_NUL)]
+Reference = Annotated[str, StringConstraints(strip_whitespace=True, max_length=40, pattern=NO_NUL)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=NO_NUL)]
 Postcode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$"),
@@ -49,7 +58,7 @@ class RecordIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
     id: ExternalId = Field(description="The rostering system's identifier, unique per kind and environment.")
-    version: int = Field(ge=1, description="Grows with every change; an older version is refused.")
+    version: int = Field(ge=1, le=MAX_VERSION, description="Grows with every change; an older version is refused.")
 
 
 class BranchIn(RecordIn):
@@ -81,9 +90,7 @@ class ClientIn(RecordIn):
     group_id: ExternalId | None = None
     first_name: PersonName
     last_name: PersonName
-    ssref: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
-        default=None, description="The council's social-services reference."
-    )
+    ssref: Reference | None = Field(default=None, description="The council's social-services reference.")
     postcode: Postcode | None = None
     status: Literal["active", "inactive"] = "active"
 
@@ -103,8 +110,8 @@ class PlanVisitIn(RecordIn):
 
     client_id: ExternalId
     contract_id: ExternalId
-    visit_type_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
-    visit_type_description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    visit_type_code: Code
+    visit_type_description: Description | None = None
     days: Days = Field(description="Comma-separated days, e.g. MON,WED,FRI.")
     start_time: Clock = Field(description="Local wall-clock start, HH:MM in the tenant's zone.")
     duration_minutes: int = Field(ge=5, le=1440)
@@ -148,6 +155,11 @@ class RecordErrorOut(BaseModel):
     reason: str
     code: str
 
+    @field_validator("field", "value", "reason", mode="before")
+    @classmethod
+    def _echo_safely(cls, value: Any) -> Any:
+        return json_safe(value)
+
 
 class RecordResultOut(BaseModel):
     """The outcome of one record of a batch."""
@@ -157,6 +169,11 @@ class RecordResultOut(BaseModel):
     outcome: Literal["created", "updated", "unchanged", "deleted", "rejected"]
     version: int | None
     errors: list[RecordErrorOut] = Field(default_factory=list)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _echo_safely(cls, value: Any) -> Any:
+        return json_safe(value)
 
 
 class BatchResultOut(BaseModel):
@@ -169,3 +186,34 @@ class BatchResultOut(BaseModel):
     unchanged: int
     rejected: int
     results: list[RecordResultOut]
+
+
+class FieldChangeOut(BaseModel):
+    """One field's value before and after a change (``null`` where it had none)."""
+
+    before: Any
+    after: Any
+
+
+class ActorOut(BaseModel):
+    """Who made a change: a user, an API token, a device or Carehub itself."""
+
+    kind: str
+    label: str = Field(description="The username, or ``token:<prefix>`` for an API token.")
+
+
+class HistoryEntryOut(BaseModel):
+    """One audited change of a record."""
+
+    at: datetime = Field(description="When, in UTC.")
+    action: str = Field(description="create, update, delete, allocate, deallocate, confirm or cancel.")
+    actor: ActorOut
+    changes: dict[str, FieldChangeOut]
+
+
+class HistoryOut(BaseModel):
+    """The audit trail of one record, newest change first."""
+
+    kind: str
+    id: str
+    entries: list[HistoryEntryOut]

@@ -83,6 +83,53 @@ def do_create_tenant(
         return TenantInfo(tenant.id, tenant.name, tenant.timezone), _env_info(env, tenant)
 
 
+def do_create_environment(db: Database, actor: Actor, *, tenant_id: int, name: str, prefix: str) -> EnvironmentInfo:
+    """Add a rostering environment to a tenant, with its unique prefix.
+
+    Minimal on purpose: the self-serve connection with a dry run builds on it.
+    """
+    name, prefix = name.strip(), prefix.strip()
+    errors = [
+        RecordError(None, name, field, value, f"1 to {limit} characters")
+        for field, value, limit in (("name", name, 100), ("prefix", prefix, 40))
+        if not value or len(value) > limit or "\x00" in value
+    ]
+    if errors:
+        raise InvalidInput("environment name or prefix refused", errors=errors)
+    with db.transaction() as session:
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is None or (actor.tenant_id is not None and actor.tenant_id != tenant_id):
+            raise NotFound(f"no tenant {tenant_id}")
+        taken = select(Environment.id).where(Environment.tenant_id == tenant_id, Environment.name == name)
+        if session.scalar(taken) is not None:
+            raise Conflict(f"tenant {tenant.name!r} already has an environment named {name!r}")
+        if session.scalar(select(Environment.id).where(Environment.prefix_key == prefix.lower())) is not None:
+            raise Conflict(f"prefix {prefix!r} is taken; each environment needs its own")
+        env = Environment(
+            tenant_id=tenant_id,
+            name=name,
+            prefix=prefix,
+            prefix_key=prefix.lower(),
+            is_primary=False,
+            status="active",
+            created_at=utc_now(),
+        )
+        session.add(env)
+        session.flush()
+        audit.record(
+            session,
+            actor,
+            audit.Change(
+                "environment",
+                env.id,
+                "create",
+                {"name": [None, name], "prefix": [None, prefix], "is_primary": [None, False]},
+                environment_id=env.id,
+            ),
+        )
+        return _env_info(env, tenant)
+
+
 def _env_info(env: Environment, tenant: Tenant) -> EnvironmentInfo:
     return EnvironmentInfo(env.id, env.tenant_id, env.name, env.prefix, env.is_primary, env.status, tenant.timezone)
 

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from carehub.platform.errors import CarehubError, RecordError
+from carehub.platform.errors import CarehubError, RecordError, json_safe
 
 log = logging.getLogger("carehub.web")
 
@@ -28,7 +28,7 @@ def wants_html(request: Request) -> bool:
 
 def error_body(code: str, message: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The JSON shape of every API error."""
-    return {"error": {"code": code, "message": message, "errors": errors or []}}
+    return {"error": {"code": code, "message": json_safe(message), "errors": json_safe(errors or [])}}
 
 
 def _validation_rows(exc: RequestValidationError) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -11,19 +12,18 @@ from sqlalchemy import text
 
 from carehub.platform.auth import service as auth
 from carehub.platform.errors import AuthenticationRequired, PermissionDenied
-from carehub.platform.web.deps import SESSION_USER, ContainerDep
-from carehub.platform.web.templating import render
+from carehub.platform.web.deps import SESSION_USER, ContainerDep, session_actor
+from carehub.platform.web.templating import ensure_csrf_token, render
 
 router = APIRouter()
+
+MAX_FIELD = 200
+_FLASH = "flash"
 
 
 def csrf_token(request: Request) -> str:
     """The session's CSRF token, made on first use."""
-    token = request.session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(24)
-        request.session["csrf"] = token
-    return token
+    return ensure_csrf_token(request)
 
 
 def check_csrf(request: Request, submitted: str) -> None:
@@ -34,7 +34,9 @@ def check_csrf(request: Request, submitted: str) -> None:
 
 
 def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only a path on this site: never another host, never a scheme."""
+    ok = target.startswith("/") and not target.startswith(("//", "/\\")) and "\\" not in target
+    return target if ok and len(target) <= 2000 else "/"
 
 
 @router.get("/health", tags=["Health"], summary="Liveness and database check (no sign-in needed)")
@@ -45,30 +47,73 @@ def health(container: ContainerDep) -> dict[str, Any]:
     return {"status": "ok", "database": container.db.dialect}
 
 
-@router.get("/sign-in", include_in_schema=False)
-def sign_in_page(request: Request, next: str = "/") -> Response:  # noqa: A002 - the conventional name
+def _sign_in_form(
+    request: Request, next_path: str, *, error: str | None = None, username: str = "", status_code: int = 200
+) -> Response:
     csrf_token(request)
-    return render(request, "sign_in.html", {"next": _safe_next(next)})
+    notice = request.session.pop(_FLASH, None)
+    return render(
+        request,
+        "sign_in.html",
+        {
+            "next": _safe_next(next_path),
+            "error": error,
+            "username": username,
+            "notice": notice if isinstance(notice, str) else None,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/sign-in", include_in_schema=False)
+def sign_in_page(request: Request, container: ContainerDep, next: str = "/") -> Response:  # noqa: A002 - the conventional name
+    if request.headers.get("hx-request") == "true":
+        # A live search whose session ended: send the whole window to sign in, not a form into the results.
+        return Response(status_code=200, headers={"HX-Redirect": f"/sign-in?next={quote(_safe_next(next), safe='')}"})
+    if session_actor(request, container) is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _sign_in_form(request, next)
+
+
+def _form_problem(username: str, password: str) -> str | None:
+    if not username.strip() and not password:
+        return "Enter your username and password."
+    if not username.strip():
+        return "Enter your username."
+    if not password:
+        return "Enter your password."
+    if len(username) > MAX_FIELD or len(password) > MAX_FIELD:
+        return f"Username and password are at most {MAX_FIELD} characters."
+    return None
 
 
 @router.post("/sign-in", include_in_schema=False)
 def sign_in(
     request: Request,
     container: ContainerDep,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",  # noqa: A002 - the conventional name
 ) -> Response:
-    check_csrf(request, csrf)
+    try:
+        check_csrf(request, csrf)
+    except PermissionDenied:
+        return _sign_in_form(
+            request,
+            next,
+            error="This sign-in form had expired, so nothing was sent. Please sign in again.",
+            username=username[:MAX_FIELD],
+            status_code=403,
+        )
+    problem = _form_problem(username, password)
+    if problem:
+        return _sign_in_form(request, next, error=problem, username=username[:MAX_FIELD], status_code=422)
     try:
         actor = auth.authenticate(container.db, username, password)
     except AuthenticationRequired:
-        return render(
-            request,
-            "sign_in.html",
-            {"error": "Unknown username or wrong password.", "username": username, "next": _safe_next(next)},
-            status_code=401,
+        return _sign_in_form(
+            request, next, error="Unknown username or wrong password.", username=username, status_code=401
         )
     request.session.clear()
     request.session[SESSION_USER] = actor.id
@@ -78,6 +123,8 @@ def sign_in(
 
 @router.post("/sign-out", include_in_schema=False)
 def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-    check_csrf(request, csrf)
+    if SESSION_USER in request.session:
+        check_csrf(request, csrf)
     request.session.clear()
+    request.session[_FLASH] = "You have signed out."
     return RedirectResponse("/sign-in", status_code=303)

@@ -31,7 +31,8 @@ def parse_clock(value: str) -> time:
     """``"HH:MM"`` (24-hour) to a time; ValueError otherwise."""
     msg = f"{value!r} is not a 24-hour time HH:MM"
     hh, _, mm = value.partition(":")
-    if len(hh) != 2 or len(mm) != 2 or not (hh.isdigit() and mm.isdigit()):
+    # isascii(): str.isdigit() also accepts other scripts' digits ("٠٨") and superscripts.
+    if len(hh) != 2 or len(mm) != 2 or not (hh.isascii() and mm.isascii() and hh.isdigit() and mm.isdigit()):
         raise ValueError(msg)
     try:
         return time(int(hh), int(mm))

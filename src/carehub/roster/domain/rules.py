@@ -41,7 +41,9 @@ def version_outcome(stored_version: int | None, incoming_version: int, *, same_c
     - incoming older than stored: refused, "older than current";
     - same version and same content: unchanged (an idempotent re-send);
     - same version, different content: refused, a version must change with the content;
-    - newer: updated, or unchanged when the content is identical.
+    - newer: updated, even when only the version changed. The stored version must
+      move on, or a stale record still in flight (say version 2 arriving after
+      version 3 whose content happened to equal version 1) would later apply.
     """
     if stored_version is None:
         return Outcome.CREATED
@@ -61,7 +63,7 @@ def version_outcome(stored_version: int | None, incoming_version: int, *, same_c
             f"same version {stored_version} with different content; send a higher version",
             "version_conflict",
         )
-    return Outcome.UNCHANGED if same_content else Outcome.UPDATED
+    return Outcome.UPDATED
 
 
 def end_after_start(start: datetime, end: datetime, *, field: str = "end") -> Violation | None:

@@ -30,6 +30,16 @@ def do_upsert_record(db: Database, actor: Actor, environment_id: int, kind: Reco
         return apply_records(session, actor, environment_id, kind, [(0, record)])[0]
 
 
+# Audit actions are verbs, as for create and update; event topics are past tense.
+_TOPICS = {
+    "delete": "deleted",
+    "allocate": "allocated",
+    "deallocate": "deallocated",
+    "confirm": "confirmed",
+    "cancel": "cancelled",
+}
+
+
 def _emit(
     session: Session,
     actor: Actor,
@@ -47,7 +57,11 @@ def _emit(
         session,
         [
             outbox.Event(
-                f"roster.{kind.value}.{action}", kind.value, pk, {"id": ext, "changed": sorted(changes)}, environment_id
+                f"roster.{kind.value}.{_TOPICS[action]}",
+                kind.value,
+                pk,
+                {"id": ext, "changed": sorted(changes)},
+                environment_id,
             )
         ],
     )
@@ -89,7 +103,10 @@ def do_delete_record(
         session.execute(
             update(table).where(table.c.id == pk).values(deleted_at=now, updated_at=now, version=new_version)
         )
-        _emit(session, actor, environment_id, kind, pk, external_id, "deleted", {"deleted": [False, True]})
+        changes: dict[str, Any] = {"deleted": [False, True]}
+        if new_version != stored_version:
+            changes["version"] = [stored_version, new_version]
+        _emit(session, actor, environment_id, kind, pk, external_id, "delete", changes)
         return RecordResult(0, external_id, Outcome.DELETED, new_version)
 
 
@@ -143,7 +160,7 @@ def do_allocate_worker(db: Database, actor: Actor, environment_id: int, visit_id
             RecordKind.VISIT,
             visit.id,
             visit_id,
-            "allocated",
+            "allocate",
             {"worker_ids": [sorted(state.allocated), sorted(state.allocated | {worker_id})]},
         )
         return RecordResult(0, visit_id, Outcome.UPDATED, visit.version)
@@ -171,7 +188,7 @@ def do_deallocate_worker(
             RecordKind.VISIT,
             visit.id,
             visit_id,
-            "deallocated",
+            "deallocate",
             {"worker_ids": [sorted(state.allocated), sorted(state.allocated - {worker_id})]},
         )
         return RecordResult(0, visit_id, Outcome.UPDATED, visit.version)
@@ -196,7 +213,7 @@ def do_confirm_visit(db: Database, actor: Actor, environment_id: int, visit_id: 
             RecordKind.VISIT,
             visit.id,
             visit_id,
-            "confirmed",
+            "confirm",
             {"confirmed_at": [None, now.isoformat()]},
         )
         return RecordResult(0, visit_id, Outcome.UPDATED, visit.version)
@@ -214,18 +231,12 @@ def do_cancel_visit(
         if violation:
             raise _refuse(violation)
         now = utc_now()
+        changes: dict[str, Any] = {"status": [visit.status, "cancelled"], "cancelled_at": [None, now.isoformat()]}
+        if reason != visit.cancel_reason:
+            changes["cancel_reason"] = [visit.cancel_reason, reason]
         visit.status = "cancelled"
         visit.cancelled_at = now
         visit.cancel_reason = reason
         visit.updated_at = now
-        _emit(
-            session,
-            actor,
-            environment_id,
-            RecordKind.VISIT,
-            visit.id,
-            visit_id,
-            "cancelled",
-            {"status": ["scheduled", "cancelled"], "cancel_reason": [None, reason]},
-        )
+        _emit(session, actor, environment_id, RecordKind.VISIT, visit.id, visit_id, "cancel", changes)
         return RecordResult(0, visit_id, Outcome.UPDATED, visit.version)

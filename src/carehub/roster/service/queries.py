@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from carehub.platform.audit import AuditEntry
 from carehub.platform.db import Database
 from carehub.platform.errors import NotFound
 from carehub.roster.domain.kinds import REFERENCES, RecordKind
@@ -19,6 +20,7 @@ from carehub.roster.tables import VisitAllocation
 
 _FIELD_NAMES = {v: k for k, v in COLUMN_NAMES.items()}
 MAX_PER_PAGE = 500
+MAX_HISTORY = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +127,13 @@ def list_records(
     if not include_deleted:
         where.append(table.c.deleted_at.is_(None))
     if q:
-        like = f"%{q.strip().lower()}%"
+        # The search text is literal: % and _ are escaped, not LIKE wildcards.
+        text = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{text}%"
         searchable = [
             c for c in ("external_id", "name", "first_name", "last_name", "ssref", "postcode") if c in table.c
         ]
-        where.append(or_(*(func.lower(table.c[c]).like(like) for c in searchable)))
+        where.append(or_(*(func.lower(table.c[c]).like(like, escape="\\") for c in searchable)))
     if status and "status" in table.c:
         where.append(table.c.status == status)
     if kind is RecordKind.VISIT:
@@ -144,3 +148,75 @@ def list_records(
             _select(kind).where(*where).order_by(order, table.c.id).limit(per_page).offset((page - 1) * per_page)
         ).all()
         return Page(_shape(session, kind, rows), total, page, per_page)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One audited change of a record: who, what, when, and each changed field's before and after."""
+
+    at: datetime
+    action: str
+    actor_kind: str
+    actor_label: str
+    changes: dict[str, dict[str, Any]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, the time as UTC ISO 8601."""
+        return {
+            "at": self.at.isoformat(),
+            "action": self.action,
+            "actor": {"kind": self.actor_kind, "label": self.actor_label},
+            "changes": self.changes,
+        }
+
+
+def record_history(
+    db: Database,
+    environment_id: int,
+    kind: RecordKind,
+    external_id: str,
+    *,
+    include_views: bool = False,
+    limit: int = MAX_HISTORY,
+) -> list[HistoryEntry]:
+    """The audit trail of one record (deleted ones too), newest first; NotFound if it never existed.
+
+    Changes only, unless ``include_views``: then who opened the record (action ``view``) too.
+    Fields are named as rostering systems name them (``start``, not the column ``start_at``).
+    """
+    table = table_of(kind)
+    with db.read() as session:
+        pk = session.scalar(
+            select(table.c.id).where(table.c.environment_id == environment_id, table.c.external_id == external_id)
+        )
+        if pk is None:
+            raise NotFound(f"no {kind.value.replace('_', ' ')} with id {external_id!r}")
+        stmt = select(AuditEntry).where(AuditEntry.entity == kind.value, AuditEntry.entity_id == pk)
+        if not include_views:
+            stmt = stmt.where(AuditEntry.action != "view")
+        return [
+            HistoryEntry(
+                e.occurred_at,
+                e.action,
+                e.actor_kind,
+                e.actor_label,
+                {
+                    _FIELD_NAMES.get(field, field): {"before": pair[0], "after": pair[1]}
+                    for field, pair in (e.changes or {}).items()
+                },
+            )
+            for e in session.scalars(stmt.order_by(AuditEntry.id.desc()).limit(limit))
+        ]
+
+
+def has_records(db: Database, environment_ids: Sequence[int]) -> bool:
+    """Whether any of the environments holds a roster record (deleted ones count too)."""
+    if not environment_ids:
+        return False
+    with db.read() as session:
+        for kind in RecordKind:
+            table = table_of(kind)
+            found = session.scalar(select(table.c.id).where(table.c.environment_id.in_(list(environment_ids))).limit(1))
+            if found is not None:
+                return True
+    return False

@@ -10,13 +10,14 @@ stops the others.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Table, bindparam, delete, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from carehub.platform import audit, outbox
@@ -35,10 +36,11 @@ from carehub.roster.domain.rules import (
     version_outcome,
 )
 from carehub.roster.schemas import COLUMN_NAMES, SCHEMAS, RecordIn
+from carehub.roster.service import rowio
 from carehub.roster.service.results import BatchResult, RecordResult
 from carehub.roster.tables import TABLES, VisitAllocation
 
-IN_CHUNK = 900  # identifiers per IN (...) list; well inside SQLite's parameter limit
+IN_CHUNK = rowio.IN_CHUNK  # identifiers per IN (...) list; well inside SQLite's parameter limit
 _NOT_RECORD_FIELDS = ("id", "version", "worker_ids")
 
 
@@ -85,10 +87,15 @@ def do_upsert_batch(
     return BatchResult(kind.value, results)
 
 
+@cache
+def _list_adapter(schema: type[RecordIn]) -> TypeAdapter[list[RecordIn]]:
+    return TypeAdapter(list[schema])  # type: ignore[valid-type]
+
+
 def _validate(schema: type[RecordIn], items: Sequence[tuple[int, Any]]) -> list[RecordIn | list[Violation]]:
     raws = [raw for _, raw in items]
     try:
-        return list(TypeAdapter(list[schema]).validate_python(raws))  # type: ignore[valid-type]
+        return list(_list_adapter(schema).validate_python(raws))
     except ValidationError:
         pass
     out: list[RecordIn | list[Violation]] = []
@@ -114,16 +121,9 @@ def _lookup(session: Session, environment_id: int, kind: RecordKind, external_id
     table = table_of(kind)
     wanted = sorted(set(external_ids))
     found: dict[str, int] = {}
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        rows = session.execute(
-            select(table.c.external_id, table.c.id).where(
-                table.c.environment_id == environment_id,
-                table.c.external_id.in_(chunk),
-                table.c.deleted_at.is_(None),
-            )
-        )
-        found.update((row[0], row[1]) for row in rows)
+    stmt = select(table.c.external_id, table.c.id).where(table.c.deleted_at.is_(None))
+    for narrowed in rowio.by_external_id(session, stmt, table, environment_id, wanted):
+        found.update((row[0], row[1]) for row in session.execute(narrowed))
     return found
 
 
@@ -132,9 +132,8 @@ def external_ids(session: Session, kind: RecordKind, ids: Iterable[int]) -> dict
     table = table_of(kind)
     wanted = sorted(set(ids))
     found: dict[int, str] = {}
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        rows = session.execute(select(table.c.id, table.c.external_id).where(table.c.id.in_(chunk)))
+    for where in rowio.matching(session, table.c.id, wanted):
+        rows = session.execute(select(table.c.id, table.c.external_id).where(where))
         found.update((row[0], row[1]) for row in rows)
     return found
 
@@ -144,22 +143,15 @@ def _stored(session: Session, environment_id: int, kind: RecordKind, external: I
     cols = data_columns(kind)
     wanted = sorted(set(external))
     state: dict[str, _State] = {}
-    for start in range(0, len(wanted), IN_CHUNK):
-        chunk = wanted[start : start + IN_CHUNK]
-        stmt = select(table.c.id, table.c.external_id, table.c.version, table.c.deleted_at, *(table.c[c] for c in cols))
-        for row in session.execute(
-            stmt.where(table.c.environment_id == environment_id, table.c.external_id.in_(chunk))
-        ):
+    stmt = select(table.c.id, table.c.external_id, table.c.version, table.c.deleted_at, *(table.c[c] for c in cols))
+    for narrowed in rowio.by_external_id(session, stmt, table, environment_id, wanted):
+        for row in session.execute(narrowed):
             state[row[1]] = _State(row[0], row[2], row[3] is not None, dict(zip(cols, row[4:], strict=True)), None)
     if kind is RecordKind.VISIT and state:
         alloc: dict[int, set[int]] = {s.id: set() for s in state.values() if s.id is not None}
-        visit_ids = sorted(alloc)
-        for start in range(0, len(visit_ids), IN_CHUNK):
-            id_chunk = visit_ids[start : start + IN_CHUNK]
+        for where in rowio.matching(session, VisitAllocation.visit_id, sorted(alloc)):
             for visit_id, worker_id in session.execute(
-                select(VisitAllocation.visit_id, VisitAllocation.worker_id).where(
-                    VisitAllocation.visit_id.in_(id_chunk)
-                )
+                select(VisitAllocation.visit_id, VisitAllocation.worker_id).where(where)
             ):
                 alloc[visit_id].add(worker_id)
         for s in state.values():
@@ -173,6 +165,59 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@cache
+def _fields(kind: RecordKind) -> tuple[tuple[str, str], ...]:
+    """(record field, table column) of every data field of ``kind``, in schema order."""
+    return tuple((f, COLUMN_NAMES.get(f, f)) for f in SCHEMAS[kind].model_fields if f not in _NOT_RECORD_FIELDS)
+
+
+def rule_violations(
+    kind: RecordKind,
+    values: Mapping[str, Any],
+    ref_found: Callable[[str, str], bool],
+    worker_found: Callable[[str], bool],
+) -> list[Violation]:
+    """The rules a validated record breaks beyond its own fields, in the order they are reported.
+
+    ``ref_found(field, external_id)`` and ``worker_found(external_id)`` say whether a
+    referenced record exists (and is not deleted) in the environment. The batch
+    upsert and the PostgreSQL file import both report through this function.
+    """
+    errors: list[Violation] = []
+    for ref in REFERENCES[kind]:
+        ext = values.get(ref.field)
+        if ext is not None and not ref_found(ref.field, ext):
+            name = ref.kind.value.replace("_", " ")
+            errors.append(
+                Violation(
+                    ref.field,
+                    ext,
+                    f"{name} not found: no {name} with id {ext!r} in this environment",
+                    f"unknown_{ref.kind.value}",
+                )
+            )
+    if kind is RecordKind.VISIT:
+        v = end_after_start(values["start"], values["end"])
+        if v:
+            errors.append(v)
+        worker_ids: list[str] = values["worker_ids"]
+        v = allocation_fits(worker_ids, values["carers_needed"])
+        if v:
+            errors.append(v)
+        errors.extend(
+            Violation(
+                "worker_ids", w, f"worker not found: no worker with id {w!r} in this environment", "unknown_worker"
+            )
+            for w in worker_ids
+            if not worker_found(w)
+        )
+    elif kind is RecordKind.PLAN_VISIT:
+        v = ends_not_before_starts(values["starts_on"], values["ends_on"])
+        if v:
+            errors.append(v)
+    return errors
+
+
 @dataclass(slots=True)
 class _Applied:
     result: RecordResult
@@ -180,7 +225,16 @@ class _Applied:
     changes: dict[str, list[Any]]
 
 
-def apply_records(  # noqa: C901, PLR0912, PLR0915 - one pass over the batch, kept together for speed
+@dataclass(slots=True)
+class _Internal:
+    """A ``before`` side of an audit change that still holds our ids, to show as the rostering system's."""
+
+    changes: dict[str, list[Any]]
+    field: str
+    kind: RecordKind
+
+
+def apply_records(
     session: Session,
     actor: Actor,
     environment_id: int,
@@ -188,6 +242,17 @@ def apply_records(  # noqa: C901, PLR0912, PLR0915 - one pass over the batch, ke
     items: Sequence[tuple[int, Any]],
 ) -> list[RecordResult]:
     """Apply records of one kind in the caller's transaction; one result per item, in order."""
+    with rowio.gc_paused():
+        return _apply_records(session, actor, environment_id, kind, items)
+
+
+def _apply_records(  # noqa: C901, PLR0912, PLR0915 - one pass over the batch, kept together for speed
+    session: Session,
+    actor: Actor,
+    environment_id: int,
+    kind: RecordKind,
+    items: Sequence[tuple[int, Any]],
+) -> list[RecordResult]:
     schema = SCHEMAS[kind]
     refs = REFERENCES[kind]
     table = table_of(kind)
@@ -218,50 +283,26 @@ def apply_records(  # noqa: C901, PLR0912, PLR0915 - one pass over the batch, ke
         )
     state = _stored(session, environment_id, kind, (m.id for _, m in good))
     old_state = {ext: _State(s.id, s.version, s.deleted, dict(s.row), s.workers) for ext, s in state.items()}
+    fields = _fields(kind)
+    ref_kinds = {ref.field: ref.kind for ref in refs}
+    worker_ext = {v: k for k, v in worker_map.items()}
+
+    def ref_found(field: str, ext: str) -> bool:
+        return ext in ref_maps[field]
 
     applied: list[_Applied] = []
+    internal: list[_Internal] = []
     for result, model in good:
-        values = dict(model)
-        errors: list[Violation] = []
-        row: dict[str, Any] = {COLUMN_NAMES.get(f, f): v for f, v in values.items() if f not in _NOT_RECORD_FIELDS}
+        values = model.__dict__  # read only: the validated fields
+        row: dict[str, Any] = {col: values[f] for f, col in fields}
         for ref in refs:
             ext = values.get(ref.field)
-            if ext is None:
-                continue
-            rid = ref_maps[ref.field].get(ext)
-            if rid is None:
-                name = ref.kind.value.replace("_", " ")
-                errors.append(
-                    Violation(
-                        ref.field,
-                        ext,
-                        f"{name} not found: no {name} with id {ext!r} in this environment",
-                        f"unknown_{ref.kind.value}",
-                    )
-                )
-            else:
-                row[ref.field] = rid
+            if ext is not None and ext in ref_maps[ref.field]:
+                row[ref.field] = ref_maps[ref.field][ext]
         workers: frozenset[int] | None = None
         if kind is RecordKind.VISIT:
-            v = end_after_start(values["start"], values["end"])
-            if v:
-                errors.append(v)
-            worker_ids: list[str] = values["worker_ids"]
-            v = allocation_fits(worker_ids, values["carers_needed"])
-            if v:
-                errors.append(v)
-            unknown = [w for w in worker_ids if w not in worker_map]
-            errors.extend(
-                Violation(
-                    "worker_ids", w, f"worker not found: no worker with id {w!r} in this environment", "unknown_worker"
-                )
-                for w in unknown
-            )
-            workers = frozenset(worker_map[w] for w in worker_ids if w in worker_map)
-        elif kind is RecordKind.PLAN_VISIT:
-            v = ends_not_before_starts(values["starts_on"], values["ends_on"])
-            if v:
-                errors.append(v)
+            workers = frozenset(worker_map[w] for w in values["worker_ids"] if w in worker_map)
+        errors = rule_violations(kind, values, ref_found, worker_map.__contains__)
         if errors:
             result.errors = errors
             continue
@@ -280,43 +321,66 @@ def apply_records(  # noqa: C901, PLR0912, PLR0915 - one pass over the batch, ke
         result.outcome = decided
         if decided is Outcome.UNCHANGED:
             continue
-        before = {} if stored is None else stored.row
-        changes = {k: [_jsonable(a), _jsonable(b)] for k, (a, b) in changed_fields(before, row).items()}
+        # Audit changes show references as the rostering system's ids: the incoming side
+        # as sent, the stored side looked up once for the whole batch (_externalise).
+        changes: dict[str, list[Any]] = {}
+        if stored is None:
+            for k, b in row.items():
+                if b is not None:
+                    changes[k] = [None, values[k] if k in ref_kinds else b.isoformat() if isinstance(b, date) else b]
+        else:
+            for k, (a, b) in changed_fields(stored.row, row).items():
+                if k in ref_kinds:
+                    changes[k] = [a, values[k]]
+                    if a is not None:
+                        internal.append(_Internal(changes, k, ref_kinds[k]))
+                else:
+                    changes[k] = [_jsonable(a), _jsonable(b)]
+        changes["version"] = [None if stored is None else stored.version, model.version]
         if stored is not None and stored.deleted:
             changes["deleted"] = [True, False]
         if kind is RecordKind.VISIT and (stored is None or stored.workers != workers):
-            changes["worker_ids"] = [None if stored is None else sorted(stored.workers or ()), sorted(workers or ())]
+            changes["worker_ids"] = [
+                None if stored is None else sorted(stored.workers or ()),
+                [worker_ext[w] for w in sorted(workers or ())],
+            ]
+            if stored is not None:
+                internal.append(_Internal(changes, "worker_ids", RecordKind.WORKER))
         state[model.id] = _State(
             None if stored is None else stored.id, model.version, deleted=False, row=row, workers=workers
         )
         applied.append(_Applied(result, model.id, changes))
 
     _write(session, environment_id, kind, table, state, old_state, {a.external_id for a in applied}, now)
-    _externalise(session, kind, applied)
+    known = {ref.kind: {v: k for k, v in ref_maps[ref.field].items()} for ref in refs}
+    if kind is RecordKind.VISIT:
+        known[RecordKind.WORKER] = worker_ext
+    _externalise(session, internal, known)
     _record(session, actor, environment_id, kind, state, applied)
     return results
 
 
-def _externalise(session: Session, kind: RecordKind, applied: list[_Applied]) -> None:
-    """Show references in audit changes as the rostering system's ids, not ours."""
-    fields = {ref.field: ref.kind for ref in REFERENCES[kind]}
-    if kind is RecordKind.VISIT:
-        fields["worker_ids"] = RecordKind.WORKER
+def _externalise(session: Session, internal: list[_Internal], known: Mapping[RecordKind, Mapping[int, str]]) -> None:
+    """Show the stored side of changed references as the rostering system's ids, not ours.
+
+    ``known`` holds the ids the batch already resolved; only the others are read.
+    """
     wanted: dict[RecordKind, set[int]] = {}
-    for a in applied:
-        for name, ref_kind in fields.items():
-            for side in a.changes.get(name, ()):
-                ids = side if isinstance(side, list) else [side]
-                wanted.setdefault(ref_kind, set()).update(i for i in ids if isinstance(i, int))
-    names = {k: external_ids(session, k, ids) for k, ids in wanted.items() if ids}
-    for a in applied:
-        for name, ref_kind in fields.items():
-            if name in a.changes:
-                lookup = names.get(ref_kind, {})
-                a.changes[name] = [
-                    [lookup.get(i, i) for i in side] if isinstance(side, list) else lookup.get(side, side)
-                    for side in a.changes[name]
-                ]
+    for item in internal:
+        side = item.changes[item.field][0]
+        wanted.setdefault(item.kind, set()).update(side if isinstance(side, list) else [side])
+    names: dict[RecordKind, dict[int, str]] = {}
+    for k, ids in wanted.items():
+        have = known.get(k, {})
+        names[k] = {i: have[i] for i in ids if i in have}
+        missing = [i for i in ids if i not in have]
+        if missing:
+            names[k].update(external_ids(session, k, missing))
+    for item in internal:
+        lookup = names[item.kind]
+        pair = item.changes[item.field]
+        side = pair[0]
+        pair[0] = [lookup.get(i, i) for i in side] if isinstance(side, list) else lookup.get(side, side)
 
 
 def _write(
@@ -333,48 +397,36 @@ def _write(
         return
     new = [ext for ext in sorted(touched) if state[ext].id is None]
     old = [ext for ext in sorted(touched) if state[ext].id is not None]
+    cols = data_columns(kind)
     if new:
-        rows = [
-            {
-                **state[ext].row,
-                "environment_id": environment_id,
-                "external_id": ext,
-                "version": state[ext].version,
-                "created_at": now,
-                "updated_at": now,
-                "deleted_at": None,
-            }
-            for ext in new
-        ]
-        stmt = insert(table).returning(table.c.id, table.c.external_id, sort_by_parameter_order=True)
-        for rid, ext in session.execute(stmt, rows):
+        ids = rowio.insert_rows(
+            session,
+            table,
+            (*cols, "environment_id", "external_id", "version", "created_at", "updated_at", "deleted_at"),
+            [
+                (*(state[ext].row[c] for c in cols), environment_id, ext, state[ext].version, now, now, None)
+                for ext in new
+            ],
+        )
+        for ext, rid in zip(new, ids, strict=True):
             state[ext].id = rid
     if old:
-        rows = [
-            {
-                **state[ext].row,
-                "b_id": state[ext].id,
-                "version": state[ext].version,
-                "updated_at": now,
-                "deleted_at": None,
-            }
-            for ext in old
-        ]
-        session.execute(table.update().where(table.c.id == bindparam("b_id")), rows)
+        rowio.update_rows(
+            session,
+            table,
+            (*cols, "version", "updated_at", "deleted_at"),
+            [(state[ext].id, *(state[ext].row[c] for c in cols), state[ext].version, now, None) for ext in old],
+        )
     if kind is RecordKind.VISIT:
         changed = [ext for ext in old if old_state[ext].workers != state[ext].workers]
-        stale = [state[ext].id for ext in changed]
-        for start in range(0, len(stale), IN_CHUNK):
-            session.execute(
-                delete(VisitAllocation).where(VisitAllocation.visit_id.in_(stale[start : start + IN_CHUNK]))
-            )
-        alloc_rows = [
-            {"visit_id": state[ext].id, "worker_id": w}
-            for ext in [*new, *changed]
-            for w in sorted(state[ext].workers or ())
-        ]
-        if alloc_rows:
-            session.execute(insert(core_table(VisitAllocation)), alloc_rows)
+        allocations = core_table(VisitAllocation)
+        rowio.delete_where_in(session, allocations, "visit_id", [state[ext].id for ext in changed])
+        audit.append_rows(
+            session,
+            allocations,
+            ("visit_id", "worker_id"),
+            [(state[ext].id, w) for ext in [*new, *changed] for w in sorted(state[ext].workers or ())],
+        )
 
 
 def _record(

@@ -1,0 +1,1 @@
+"""Demo data: a deterministic, realistic UK home-care provider and ``carehub demo load``."""
