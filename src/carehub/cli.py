@@ -222,6 +222,13 @@ def token_revoke(token_id: int, as_json: JsonOpt = False) -> None:
         console.print(f"Token {token_id} revoked.")
 
 
+def _record_kind(plural: str, *, as_json: bool) -> RecordKind:
+    try:
+        return RecordKind.from_plural(plural)
+    except ValueError as exc:
+        fail(str(exc), as_json=as_json)
+
+
 @roster_app.command("import")
 def roster_import(
     kind: Annotated[str, typer.Argument(help="branches, groups, contracts, clients, workers, plan-visits or visits")],
@@ -232,10 +239,7 @@ def roster_import(
 ) -> None:
     """Import a CSV or JSON-lines file of one record kind, all or nothing per file."""
     container = _container()
-    try:
-        record_kind = RecordKind.from_plural(kind)
-    except ValueError as exc:
-        fail(str(exc), as_json=as_json)
+    record_kind = _record_kind(kind, as_json=as_json)
     t = _tenant(container, tenant, as_json=as_json)
     env = _environment(container, t, environment, as_json=as_json)
     size = file.stat().st_size
@@ -281,10 +285,7 @@ def roster_history(
 ) -> None:
     """Show who changed a record, what and when, newest first."""
     container = _container()
-    try:
-        record_kind = RecordKind.from_plural(kind)
-    except ValueError as exc:
-        fail(str(exc), as_json=as_json)
+    record_kind = _record_kind(kind, as_json=as_json)
     t = _tenant(container, tenant, as_json=as_json)
     env = _environment(container, t, environment, as_json=as_json)
     entries = run(
