@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, any_, bindparam, func
+from sqlalchemy import ColumnElement, Select, Table, any_, bindparam, func, select, true
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
@@ -95,20 +95,23 @@ def by_external_id(
 ) -> Iterable[Select[Any]]:
     """``stmt`` narrowed to the rows of ``table`` in the environment whose external id is in ``values``.
 
-    On PostgreSQL one statement joins ``unnest(:ids)`` to the table: each id is a
-    probe of the unique (environment_id, external_id) index, which the planner
-    picks even when the table's statistics are stale (as in the middle of a bulk
-    load), where ``external_id = ANY(...)`` could make it scan every row of the
-    environment. On SQLite, IN lists of at most IN_CHUNK.
+    On PostgreSQL one statement: for each id of ``unnest(:ids)`` a LATERAL
+    subquery (``LIMIT 1``: the pair is unique) probes the unique
+    (environment_id, external_id) index. The shape leaves the planner no other
+    choice, which matters in the middle of a bulk load: with a table grown far
+    beyond its last statistics, a plain join or ``external_id = ANY(...)`` was
+    planned as a scan of every row of the environment, once per batch.
+    On SQLite, IN lists of at most IN_CHUNK.
     """
     if not values:
         return
     if dialect_of(session) == "postgresql":
         ids = func.unnest(bindparam(None, list(values), type_=postgresql.ARRAY(table.c.external_id.type)))
         wanted = ids.table_valued("x").render_derived()
-        yield stmt.select_from(
-            wanted.join(table, and_(table.c.environment_id == environment_id, table.c.external_id == wanted.c.x))
+        probe = (
+            stmt.where(table.c.environment_id == environment_id, table.c.external_id == wanted.c.x).limit(1).lateral()
         )
+        yield select(*probe.c).select_from(wanted.join(probe, true()))
         return
     for start in range(0, len(values), IN_CHUNK):
         yield stmt.where(
