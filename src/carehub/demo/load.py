@@ -169,17 +169,6 @@ def local_today(timezone: str) -> date:
     return utc_now().astimezone(ZoneInfo(timezone)).date()
 
 
-def _count(result: KindResult, outcome: Outcome, n: int = 1) -> None:
-    if outcome is Outcome.CREATED:
-        result.created += n
-    elif outcome is Outcome.UPDATED:
-        result.updated += n
-    elif outcome is Outcome.UNCHANGED:
-        result.unchanged += n
-    else:
-        result.rejected += n
-
-
 def _chunks(records: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
     while chunk := list(islice(records, size)):
         yield chunk
@@ -202,8 +191,11 @@ def load_in_batches(
         result = KindResult(kind, counts[kind])
         for chunk in _chunks(data.records(kind), batch_size):
             batch = do_upsert_batch(db, actor, environment_id, kind, chunk, max_records=batch_size)
+            result.created += batch.count(Outcome.CREATED)
+            result.updated += batch.count(Outcome.UPDATED)
+            result.unchanged += batch.count(Outcome.UNCHANGED)
+            result.rejected += batch.count(Outcome.REJECTED)
             for r in batch.results:
-                _count(result, r.outcome)
                 if r.outcome is Outcome.REJECTED and len(result.errors) < MAX_REPORTED_ERRORS:
                     result.errors.append(r.as_dict())
             progress(kind.value, len(chunk))
