@@ -16,6 +16,7 @@ import pytest
 from pydantic import TypeAdapter
 
 from carehub.demo.generator import PUBLISH_WINDOW_DAYS, SPECS, DemoData, Scale, generate, write_files
+from carehub.publishing.domain import catalogue
 from carehub.roster.domain.kinds import LOAD_ORDER, REFERENCES, RecordKind
 from carehub.roster.files import LIST_SEPARATOR, read_jsonl
 from carehub.roster.schemas import SCHEMAS, RecordIn
@@ -23,21 +24,7 @@ from tests.demo.rules import failures
 
 TODAY = date(2026, 3, 20)  # a Friday; the clocks go forward on Sunday 29 March 2026
 LONDON = ZoneInfo("Europe/London")
-RULES = (
-    "client.active",
-    "client.monitored_contract",
-    "client.linked",
-    "worker.active",
-    "worker.mobile_enabled",
-    "worker.allocated_in_window",
-    "visit.monitored_contract",
-    "visit.in_window",
-    "visit.mobile_worker",
-    "visit.not_confirmed_before_publish",
-    "plan_visit.monitored_contract",
-    "plan_visit.visit_published",
-    "plan_visit.has_description",
-)
+RULES = tuple(rule.id for rule in catalogue.RULES)  # pinned to seed 000 in tests/publishing/test_rules.py
 
 
 @pytest.fixture(scope="module")
