@@ -103,6 +103,16 @@ class Database:
             yield session
 
     @contextmanager
+    def rehearsal(self) -> Iterator[Session]:
+        """A session inside one transaction that is always rolled back: to preview what a change would do."""
+        with self.sessions() as session:
+            session.begin()
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading only."""
         with self.sessions() as session:

@@ -7,7 +7,8 @@ exists if and only if its change was committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,9 +50,57 @@ class Event:
 OUTBOX_COLUMNS = ("created_at", "topic", "environment_id", "entity", "entity_id", "payload")
 
 
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """Records of one kind that a transaction changed, for in-transaction listeners."""
+
+    environment_id: int
+    entity: str
+    ids: frozenset[int]
+
+
+Listener = Callable[[Session, Touched], None]
+_listeners: dict[str, list[Listener]] = {}
+
+
+def listen(topic_prefix: str, listener: Listener) -> None:
+    """Run ``listener`` inside every transaction that emits events whose topic starts with ``topic_prefix``.
+
+    Listeners let a capability react to another's changes at once and atomically
+    (publishing follows roster changes this way) without either importing the
+    other's tables. Registering the same listener twice has no effect.
+    """
+    registered = _listeners.setdefault(topic_prefix, [])
+    if listener not in registered:
+        registered.append(listener)
+
+
+def touched(session: Session, topic_prefix: str, changed: Touched) -> None:
+    """Tell the listeners of ``topic_prefix`` that ``changed`` records changed in this transaction.
+
+    Bulk writers that insert outbox rows in SQL call this themselves;
+    :func:`emit_many` calls it for the events it is given.
+    """
+    if not changed.ids:
+        return
+    for prefix, listeners in _listeners.items():
+        if topic_prefix.startswith(prefix):
+            for listener in listeners:
+                listener(session, changed)
+
+
 def emit_many(session: Session, events: Iterable[Event]) -> int:
-    """Add events to the outbox in the caller's transaction. Returns the count."""
+    """Add events to the outbox in the caller's transaction, then tell the listeners. Returns the count."""
     now = utc_now()
-    rows = [(now, e.topic, e.environment_id, e.entity, e.entity_id, e.payload) for e in events]
+    batch = list(events)
+    rows = [(now, e.topic, e.environment_id, e.entity, e.entity_id, e.payload) for e in batch]
     append_rows(session, core_table(OutboxEvent), OUTBOX_COLUMNS, rows)
+    if _listeners:
+        groups: dict[tuple[str, int, str], set[int]] = defaultdict(set)
+        for e in batch:
+            if e.environment_id is not None:
+                prefix = e.topic.rsplit(".", 1)[0] + "."
+                groups[prefix, e.environment_id, e.entity].add(e.entity_id)
+        for (prefix, env, entity), ids in groups.items():
+            touched(session, prefix, Touched(env, entity, frozenset(ids)))
     return len(rows)

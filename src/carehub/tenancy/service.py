@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from carehub.platform import audit
 from carehub.platform.auth.actor import Actor
@@ -202,3 +203,15 @@ def environment_for(db: Database, actor: Actor, environment_id: int | None = Non
     if env.tenant_id != actor.tenant_id:
         raise NotFound(f"no environment {environment_id}")
     return env
+
+
+def environment_in(session: Session, environment_id: int) -> EnvironmentInfo:
+    """One environment, read in the caller's transaction; NotFound if it does not exist."""
+    row = session.execute(
+        select(Environment, Tenant)
+        .join(Tenant, Tenant.id == Environment.tenant_id)
+        .where(Environment.id == environment_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"no environment {environment_id}")
+    return _env_info(row[0], row[1])

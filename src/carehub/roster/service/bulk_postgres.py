@@ -44,6 +44,7 @@ import pyarrow.csv as pacsv
 from sqlalchemy import BigInteger, Boolean, Date, Integer, Table
 from sqlalchemy.orm import Session
 
+from carehub.platform import outbox
 from carehub.platform.audit import AUDIT_COLUMNS, AuditEntry
 from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
@@ -367,7 +368,8 @@ def plan(kind: RecordKind) -> Plan:  # noqa: C901, PLR0915 - one statement per s
                 "CASE WHEN t.id IS NULL THEN '{}'::int8[] ELSE coalesce((SELECT array_agg(a.worker_id ORDER BY "
                 "a.worker_id) FROM visit_allocations a WHERE a.visit_id = t.id), '{}') END AS t_worker_pks"
             ),
-            f"coalesce({pairs}, false) AS dup_workers",
+            # Most visits have one worker or none: skip the six comparisons for them.
+            f"(cardinality(s.worker_ids) > 1 AND coalesce({pairs}, false)) AS dup_workers",
         ]
         joins.append(
             "LEFT JOIN (SELECT s2.line AS wline, "
@@ -399,11 +401,14 @@ def plan(kind: RecordKind) -> Plan:  # noqa: C901, PLR0915 - one statement per s
         same.append("worker_pks = t_worker_pks")
     decided = f"SELECT b.*, ({' OR '.join(bad) or 'false'}) AS rule_bad, ({' AND '.join(same)}) AS same FROM ({base}) b"
     outcome = _outcome_sql()
-    seq = f"pg_get_serial_sequence('{tname}', 'id')"
+    # In line order, so that new ids follow the lines (as on the record-by-record path) and
+    # every later INSERT ... ORDER BY line meets sorted input: ids, audit and outbox rows then
+    # go to the right-hand end of their indexes. The sequence is a parameter (its oid): a
+    # pg_get_serial_sequence() call here would be evaluated, with catalog look-ups, per row.
     resolve = (
         f"CREATE TEMP TABLE {RESULT} ON COMMIT DROP AS "
-        f"SELECT o.*, CASE WHEN o.outcome = 'created' THEN nextval({seq}) ELSE o.t_id END AS pk "
-        f"FROM (SELECT d.*, {outcome} AS outcome FROM ({decided}) d) o"
+        "SELECT o.*, CASE WHEN o.outcome = 'created' THEN nextval(%(seq)s::oid::regclass) ELSE o.t_id END AS pk "
+        f"FROM (SELECT d.*, {outcome} AS outcome FROM ({decided}) d ORDER BY d.line) o"
     )
 
     defaults = {k: v for k, v in rowio.scalar_defaults(table).items() if k not in {c.column for c in cols}}
@@ -566,6 +571,10 @@ def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) 
     with conn.cursor() as cur:
         # Joins and sorts of a whole file: let them stay in memory (this transaction only).
         cur.execute("SET LOCAL work_mem = '256MB'")
+        # The estimates of a half-loaded schema are far off (one statement was costed at 10^9),
+        # which switched JIT compilation on: a second of compiling for statements that run in one.
+        cur.execute("SET LOCAL jit = off")
+        params["seq"] = cur.execute("SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", (table.name,)).fetchone()[0]
         started = time.perf_counter()
         rounds = 1 if stager.staged else 0
         if stager.repeated:
@@ -606,6 +615,12 @@ def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) 
                     outcomes.rejected += count
             for row in cur.execute(_details_sql(kind, outcomes.keep), params).fetchall():
                 outcomes.reject(_rejection(kind, row), count=False)
+            changed = cur.execute(f"SELECT pk FROM {RESULT} WHERE outcome IN ('created', 'updated')").fetchall()
+            outbox.touched(
+                session,
+                f"roster.{kind.value}.",
+                outbox.Touched(environment_id, kind.value, frozenset(pk for (pk,) in changed)),
+            )
             outcomes.timed("report", started)
         cur.execute(f"DROP TABLE IF EXISTS {RESULT}")
         cur.execute(f"DROP TABLE IF EXISTS {STAGE}")

@@ -1,0 +1,1 @@
+"""Publishing services: configuration, runs, propagation, explain and status."""

@@ -1,0 +1,135 @@
+"""Roster changes publish at once: inside the roster's own transaction.
+
+The roster emits an outbox event per change; :func:`install` registers a
+listener for those events (``carehub.platform.outbox.listen``) that works out
+every record whose rules the change can affect, and runs publishing for just
+those. When that set is very large (a whole file, a contract ticked) the run
+covers the whole environment instead, which gives the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import select, union
+from sqlalchemy.orm import Session
+
+from carehub.platform import outbox
+from carehub.platform.clock import utc_now
+from carehub.publishing.domain import schedules
+from carehub.publishing.service import runs
+from carehub.publishing.service.runs import P_VISIT_WORKERS, Scope
+from carehub.publishing.service.selects import P_VISITS, R, at, in_ids
+from carehub.tenancy.service import environment_in
+
+MAX_SCOPE = 20_000
+
+
+def _ids(session: Session, stmt: Any) -> set[int]:
+    return {row[0] for row in session.execute(stmt) if row[0] is not None}
+
+
+class _Closure:
+    """Grows a scope from touched records to every record whose rules they feed."""
+
+    def __init__(self, session: Session, environment_id: int) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+        env = environment_in(session, environment_id)
+        today = schedules.local_today(utc_now(), env.zone)
+        self.window_start = schedules.window(today, today, env.zone).start
+        self.visits: set[int] = set()
+        self.plan_visits: set[int] = set()
+        self.clients: set[int] = set()
+        self.workers: set[int] = set()
+
+    def _in(self, column: Any, ids: Iterable[int]) -> Any:
+        return in_ids(column, set(ids), self.dialect)
+
+    def visits_where(self, roster: Any, published: Any) -> None:
+        """Add visits from today on matching ``roster``, and published visits matching ``published``."""
+        v = R.visits
+        future = select(v.c.id).where(v.c.start_at >= at(self.window_start), roster)
+        published = select(P_VISITS.c.visit_id).where(published)
+        self.visits |= _ids(self.session, union(future, published))
+
+    def add(self, entity: str, ids: set[int]) -> None:
+        """Add touched records of ``entity`` and what they feed."""
+        s = self
+        v, p, c, w, a = R.visits, R.plan_visits, R.clients, R.workers, R.allocations
+        if entity == "visit":
+            s.visits |= ids
+        elif entity == "worker":
+            s.workers |= ids
+            self.visits_where(
+                v.c.id.in_(select(a.c.visit_id).where(self._in(a.c.worker_id, ids))),
+                P_VISITS.c.visit_id.in_(
+                    select(P_VISIT_WORKERS.c.visit_id).where(self._in(P_VISIT_WORKERS.c.worker_id, ids))
+                ),
+            )
+        elif entity == "client":
+            s.clients |= ids
+            s.plan_visits |= _ids(self.session, select(p.c.id).where(self._in(p.c.client_id, ids)))
+            self.visits_where(self._in(v.c.client_id, ids), self._in(P_VISITS.c.client_id, ids))
+        elif entity == "plan_visit":
+            s.plan_visits |= ids
+        elif entity == "contract":
+            s.plan_visits |= _ids(self.session, select(p.c.id).where(self._in(p.c.contract_id, ids)))
+            self.visits_where(self._in(v.c.contract_id, ids), self._in(P_VISITS.c.contract_id, ids))
+        elif entity == "group":
+            self.add("client", _ids(self.session, select(c.c.id).where(self._in(c.c.group_id, ids))))
+        elif entity == "branch":
+            s.workers |= _ids(self.session, select(w.c.id).where(self._in(w.c.branch_id, ids)))
+            self.add("client", _ids(self.session, select(c.c.id).where(self._in(c.c.branch_id, ids))))
+
+    def finish(self) -> Scope:
+        """Follow visits to their clients, plan visits and workers (allocated now or published before)."""
+        s = self
+        if self.size() > MAX_SCOPE:
+            return Scope.everything()
+        v, p, a = R.visits, R.plan_visits, R.allocations
+        if s.visits:
+            for client, plan in self.session.execute(
+                select(v.c.client_id, v.c.plan_visit_id).where(self._in(v.c.id, s.visits))
+            ):
+                s.clients.add(client)
+                if plan is not None:
+                    s.plan_visits.add(plan)
+            s.workers |= _ids(
+                self.session,
+                union(
+                    select(a.c.worker_id).where(self._in(a.c.visit_id, s.visits)),
+                    select(P_VISIT_WORKERS.c.worker_id).where(self._in(P_VISIT_WORKERS.c.visit_id, s.visits)),
+                ),
+            )
+        if s.plan_visits:
+            s.clients |= _ids(self.session, select(p.c.client_id).where(self._in(p.c.id, s.plan_visits)))
+        if self.size() > MAX_SCOPE:
+            return Scope.everything()
+        return Scope(self.visits, self.plan_visits, self.clients, self.workers)
+
+    def size(self) -> int:
+        """How many records the closure holds."""
+        return len(self.visits) + len(self.plan_visits) + len(self.clients) + len(self.workers)
+
+
+def scope_of(session: Session, changed: outbox.Touched) -> Scope:
+    """Every record whose rules ``changed`` can affect."""
+    if len(changed.ids) > MAX_SCOPE:
+        return Scope.everything()
+    closure = _Closure(session, changed.environment_id)
+    closure.add(changed.entity, set(changed.ids))
+    return closure.finish()
+
+
+def on_roster_change(session: Session, changed: outbox.Touched) -> None:
+    """Publish the consequences of a roster change, in the roster's transaction."""
+    if not runs.has_monitored_contracts(session, changed.environment_id):
+        return  # nothing can publish, and nothing is published (unticking deactivates)
+    runs.run(session, changed.environment_id, trigger="change", scope=scope_of(session, changed), now=utc_now())
+
+
+def install() -> None:
+    """Follow roster changes (called once by the composition root)."""
+    outbox.listen("roster.", on_roster_change)

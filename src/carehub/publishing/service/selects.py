@@ -1,0 +1,310 @@
+"""The publishing rules as SQL: one select per record kind, every rule a boolean column.
+
+A full run reads each kind in chunks of primary keys; a change reads only the
+records it touches. Both use these selects, and the per-record explain
+(:mod:`carehub.publishing.service.explain`) must agree with them: a property
+test checks it. Each select also returns the published copy's current values,
+so the caller can tell what changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    literal_column,
+    not_,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, BIGINT, aggregate_order_by
+from sqlalchemy.sql.expression import any_
+
+from carehub.platform.db import UTCDateTime, core_table
+from carehub.publishing.service.context import SCHEDULES, RunContext
+from carehub.publishing.tables import (
+    MonitoredContract,
+    PublishedBranch,
+    PublishedCarePlan,
+    PublishedClient,
+    PublishedVisit,
+    PublishedWorker,
+)
+from carehub.roster.service.sources import SOURCES
+
+MONITORED = core_table(MonitoredContract)
+P_BRANCHES = core_table(PublishedBranch)
+P_CLIENTS = core_table(PublishedClient)
+P_WORKERS = core_table(PublishedWorker)
+P_CARE_PLANS = core_table(PublishedCarePlan)
+P_VISITS = core_table(PublishedVisit)
+
+R = SOURCES
+WORKER_ACTIVE = "active"
+
+
+def in_ids(column: Any, ids: Collection[int], dialect: str) -> ColumnElement[bool]:
+    """``column IN ids``: one array parameter on PostgreSQL, a list elsewhere."""
+    clause: ColumnElement[bool]
+    if dialect == "postgresql":
+        clause = column == any_(cast(literal(sorted(ids), ARRAY(BIGINT)), ARRAY(BIGINT)))
+    else:
+        clause = column.in_(sorted(ids))
+    return clause
+
+
+def at(value: Any) -> Any:
+    """A UTC time as a typed SQL literal (bound the way the columns are stored)."""
+    return literal(value, UTCDateTime())
+
+
+def monitored(env: int, contract_id: Any) -> ColumnElement[bool]:
+    """The contract is ticked as monitored."""
+    return exists().where(MONITORED.c.environment_id == env, MONITORED.c.contract_id == contract_id)
+
+
+def window_end(ctx: RunContext, group_id: Any) -> ColumnElement[Any]:
+    """The end of the publish window of a client's group: its schedule, never before the default."""
+    default_end = at(ctx.default_end)
+    scheduled = (
+        select(SCHEDULES.c.window_end_at)
+        .where(SCHEDULES.c.environment_id == ctx.environment_id, SCHEDULES.c.group_id == group_id)
+        .scalar_subquery()
+    )
+    return case((scheduled > default_end, scheduled), else_=default_end)
+
+
+def in_window(ctx: RunContext, start_at: Any, group_id: Any) -> ColumnElement[bool]:
+    """The visit starts inside its group's publish window (half-open)."""
+    return and_(start_at >= at(ctx.window_start), start_at < window_end(ctx, group_id))
+
+
+def live_visit(v: Any) -> ColumnElement[bool]:
+    """A visit that exists and is not cancelled in the roster."""
+    return and_(v.c.deleted_at.is_(None), v.c.status == "scheduled")
+
+
+def mobile_workers(dialect: str, visit_id: Any) -> Any:
+    """The visit's active, mobile-enabled workers: their roster ids, ascending, comma-separated ('' if none)."""
+    a, w = R.allocations.alias("mw_a"), R.workers.alias("mw_w")
+    chosen = (
+        select(a.c.worker_id)
+        .join(w, w.c.id == a.c.worker_id)
+        .where(
+            a.c.visit_id == visit_id,
+            w.c.status == WORKER_ACTIVE,
+            w.c.mobile_enabled.is_(True),
+            w.c.deleted_at.is_(None),
+        )
+    )
+    if dialect == "postgresql":
+        text = cast(a.c.worker_id, String)
+        agg = func.string_agg(text, aggregate_order_by(literal_column("','"), a.c.worker_id))
+        return func.coalesce(chosen.with_only_columns(agg).scalar_subquery(), "")
+    # SQLite before 3.44 has no ORDER BY inside group_concat; an ordered subquery is
+    # consumed in order (SQLite never flattens an ORDER BY subquery into an aggregate).
+    ordered = chosen.order_by(a.c.worker_id).subquery("mw")
+    return func.coalesce(select(func.group_concat(ordered.c.worker_id, ",")).scalar_subquery(), "")
+
+
+def visits(ctx: RunContext, dialect: str, where: ColumnElement[bool]) -> Select[Any]:
+    """Visits with their rule columns and published copy, for the visits matching ``where``."""
+    v, c, pub = R.visits, R.clients, P_VISITS
+    env = ctx.environment_id
+    has_allocation = exists().where(R.allocations.c.visit_id == v.c.id)
+    return (
+        select(
+            v.c.id,
+            v.c.external_id,
+            v.c.client_id,
+            c.c.external_id.label("client_external_id"),
+            v.c.plan_visit_id,
+            v.c.contract_id,
+            v.c.kind,
+            v.c.start_at,
+            v.c.end_at,
+            mobile_workers(dialect, v.c.id).label("workers"),
+            monitored(env, v.c.contract_id).label("r_monitored"),
+            in_window(ctx, v.c.start_at, c.c.group_id).label("r_window"),
+            not_(
+                and_(
+                    v.c.confirmed_at.is_not(None),
+                    or_(pub.c.first_published_at.is_(None), v.c.confirmed_at < pub.c.first_published_at),
+                )
+            ).label("r_not_confirmed"),
+            v.c.deleted_at.is_not(None).label("deleted"),
+            (v.c.status != "scheduled").label("cancelled"),
+            (v.c.start_at < at(ctx.window_start)).label("before_window"),
+            has_allocation.label("allocated"),
+            pub.c.id.label("pub_id"),
+            pub.c.state.label("pub_state"),
+            pub.c.external_id.label("pub_external_id"),
+            pub.c.client_id.label("pub_client_id"),
+            pub.c.plan_visit_id.label("pub_plan_visit_id"),
+            pub.c.contract_id.label("pub_contract_id"),
+            pub.c.kind.label("pub_kind"),
+            pub.c.start_at.label("pub_start_at"),
+            pub.c.end_at.label("pub_end_at"),
+            pub.c.workers.label("pub_workers"),
+        )
+        .select_from(v.join(c, c.c.id == v.c.client_id).outerjoin(pub, pub.c.visit_id == v.c.id))
+        .where(v.c.environment_id == env, where)
+    )
+
+
+def visit_candidates(ctx: RunContext) -> ColumnElement[bool]:
+    """Visits a full run must look at: those that could be in a window, and every published one."""
+    v = R.visits
+    return or_(
+        and_(
+            v.c.start_at >= at(ctx.window_start),
+            v.c.start_at < at(ctx.latest_end),
+        ),
+        P_VISITS.c.id.is_not(None),
+    )
+
+
+def _client_links(env: int, client_id: Any, *, on_monitored: bool) -> ColumnElement[bool]:
+    """Linked through a plan visit or an allocated visit (on a monitored contract, if asked)."""
+    p, v, a = R.plan_visits, R.visits, R.allocations
+    plan = exists().where(p.c.client_id == client_id, p.c.deleted_at.is_(None))
+    allocated = exists().where(v.c.client_id == client_id, live_visit(v), exists().where(a.c.visit_id == v.c.id))
+    if on_monitored:
+        plan = plan.where(monitored(env, p.c.contract_id))
+        allocated = allocated.where(monitored(env, v.c.contract_id))
+    return or_(plan, allocated)
+
+
+def clients(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
+    """Clients with their rule columns and published copy."""
+    c, b, pub, pb = R.clients, R.branches, P_CLIENTS, P_BRANCHES
+    env = ctx.environment_id
+    return (
+        select(
+            c.c.id,
+            c.c.external_id,
+            c.c.first_name,
+            c.c.last_name,
+            b.c.name.label("branch"),
+            (and_(c.c.status == "active", c.c.deleted_at.is_(None))).label("r_active"),
+            _client_links(env, c.c.id, on_monitored=True).label("r_monitored"),
+            _client_links(env, c.c.id, on_monitored=False).label("r_linked"),
+            pub.c.id.label("pub_id"),
+            pub.c.state.label("pub_state"),
+            pub.c.external_id.label("pub_external_id"),
+            pub.c.first_name.label("pub_first_name"),
+            pub.c.last_name.label("pub_last_name"),
+            pb.c.name.label("pub_branch"),
+        )
+        .select_from(
+            c.join(b, b.c.id == c.c.branch_id)
+            .outerjoin(pub, pub.c.client_id == c.c.id)
+            .outerjoin(pb, pb.c.id == pub.c.branch_id)
+        )
+        .where(c.c.environment_id == env, where)
+    )
+
+
+def worker_in_window(ctx: RunContext, worker_id: Any) -> ColumnElement[bool]:
+    """Allocated to a live visit on a monitored contract that starts inside its publish window."""
+    a, v, c = R.allocations.alias("wa"), R.visits.alias("wv"), R.clients.alias("wc")
+    return exists(
+        select(1)
+        .select_from(a.join(v, v.c.id == a.c.visit_id).join(c, c.c.id == v.c.client_id))
+        .where(
+            a.c.worker_id == worker_id,
+            live_visit(v),
+            monitored(ctx.environment_id, v.c.contract_id),
+            in_window(ctx, v.c.start_at, c.c.group_id),
+        )
+    )
+
+
+def workers(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
+    """Workers with their rule columns and published copy."""
+    w, b, pub, pb = R.workers, R.branches, P_WORKERS, P_BRANCHES
+    return (
+        select(
+            w.c.id,
+            w.c.external_id,
+            w.c.first_name,
+            w.c.last_name,
+            b.c.name.label("branch"),
+            (and_(w.c.status == WORKER_ACTIVE, w.c.deleted_at.is_(None))).label("r_active"),
+            w.c.mobile_enabled.label("r_mobile"),
+            worker_in_window(ctx, w.c.id).label("r_in_window"),
+            pub.c.id.label("pub_id"),
+            pub.c.state.label("pub_state"),
+            pub.c.external_id.label("pub_external_id"),
+            pub.c.first_name.label("pub_first_name"),
+            pub.c.last_name.label("pub_last_name"),
+            pb.c.name.label("pub_branch"),
+        )
+        .select_from(
+            w.join(b, b.c.id == w.c.branch_id)
+            .outerjoin(pub, pub.c.worker_id == w.c.id)
+            .outerjoin(pb, pb.c.id == pub.c.branch_id)
+        )
+        .where(w.c.environment_id == ctx.environment_id, where)
+    )
+
+
+def plan_visit_published(plan_visit_id: Any) -> ColumnElement[bool]:
+    """At least one of its visits has published (and is still published, or has since ended)."""
+    return exists().where(P_VISITS.c.plan_visit_id == plan_visit_id, P_VISITS.c.state.in_(("active", "ended")))
+
+
+def plan_visits(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
+    """Plan visits with their rule columns and latest care plan."""
+    p, c, cp = R.plan_visits, R.clients, P_CARE_PLANS
+    revisions = P_CARE_PLANS.alias("revisions")
+    latest = select(func.max(revisions.c.revision)).where(revisions.c.plan_visit_id == p.c.id).scalar_subquery()
+    described = and_(p.c.visit_type_description.is_not(None), func.trim(p.c.visit_type_description) != "")
+    return (
+        select(
+            p.c.id,
+            p.c.external_id,
+            p.c.client_id,
+            c.c.external_id.label("client_external_id"),
+            p.c.contract_id,
+            p.c.visit_type_code,
+            p.c.visit_type_description,
+            p.c.days,
+            p.c.start_time,
+            p.c.duration_minutes,
+            p.c.carers_needed,
+            p.c.deleted_at.is_not(None).label("deleted"),
+            monitored(ctx.environment_id, p.c.contract_id).label("r_monitored"),
+            plan_visit_published(p.c.id).label("r_published"),
+            described.label("r_described"),
+            cp.c.id.label("pub_id"),
+            cp.c.state.label("pub_state"),
+            cp.c.revision.label("pub_revision"),
+            cp.c.external_id.label("pub_external_id"),
+            cp.c.client_id.label("pub_client_id"),
+            cp.c.contract_id.label("pub_contract_id"),
+            cp.c.visit_type_code.label("pub_visit_type_code"),
+            cp.c.description.label("pub_description"),
+            cp.c.days.label("pub_days"),
+            cp.c.start_time.label("pub_start_time"),
+            cp.c.duration_minutes.label("pub_duration_minutes"),
+            cp.c.carers_needed.label("pub_carers_needed"),
+            cp.c.content.label("pub_content"),
+        )
+        .select_from(
+            p.join(c, c.c.id == p.c.client_id).outerjoin(
+                cp, and_(cp.c.plan_visit_id == p.c.id, cp.c.revision == latest)
+            )
+        )
+        .where(p.c.environment_id == ctx.environment_id, where)
+    )
