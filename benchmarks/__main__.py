@@ -9,6 +9,13 @@ Workloads, each measured against its reference in the same run:
 - ``batch``: load the same data set through the batch API over real HTTP
   (uvicorn, one server process; 5,000 records a request). Reference: the same
   pyarrow + ``COPY`` limit; the issue's target (10,000 visits/s) is shown too.
+- ``publish``: a full publish evaluation with diff (benchmarks/publish.py).
+  Reference: one bare SQL pass reading the same rows with the same joins.
+- ``delivery``: outbox events delivered to a local webhook receiver by one
+  worker on PostgreSQL (benchmarks/delivery.py). Reference: the same POSTs
+  sent by a bare HTTP client.
+- ``sync``: a roster change through the API until it shows in the worker's
+  device feed (benchmarks/sync_latency.py). Reference: an unchanged feed pull.
 
 Every run starts from a fresh, migrated database. Medians over ``--runs`` runs.
 See docs/performance.md for the method and the measured figures.
@@ -17,6 +24,7 @@ See docs/performance.md for the method and the measured figures.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import subprocess
@@ -132,35 +140,79 @@ def report(rows: list[dict[str, Any]]) -> None:
     )
 
 
-def main() -> None:
+EXTRA = {"publish": "benchmarks.publish", "delivery": "benchmarks.delivery", "sync": "benchmarks.sync_latency"}
+"""Workloads with their own module: ``bench(db, runs[, scale])`` returns result rows."""
+
+
+def extra(workload: str, db: str, runs: int, scale: str) -> list[dict[str, Any]]:
+    """Run one of the :data:`EXTRA` workloads."""
+    module = importlib.import_module(EXTRA[workload])
+    rows: list[dict[str, Any]] = module.bench(db, runs, scale) if workload == "publish" else module.bench(db, runs)
+    return rows
+
+
+def report_extra(rows: list[dict[str, Any]]) -> None:
+    """Print the rows of the other workloads: time and throughput against their references."""
+    head = (
+        f"{'scale':<8}{'db':<11}{'workload':<26}{'records':>10}{'runs':>5}{'median s':>10}{'per s':>10}"
+        f"{'peak MiB':>9}{'ref s':>8}{'ref per s':>10}{'ratio':>7}"
+    )
+    print("\n" + head)
+    print("-" * len(head))
+    for r in rows:
+        ref = r["reference"]
+        print(
+            f"{r['scale']!s:<8}{r['db']:<11}{r['workload']:<26}{r['records']:>10,}{r['runs']:>5}{r['seconds']:>10.2f}"
+            f"{r['per_second']:>10,.0f}{r['peak_mib']:>9,.0f}{ref['seconds']:>8.2f}{ref['per_second']:>10,.0f}"
+            f"{r['seconds'] / ref['seconds']:>7.2f}"
+        )
+    print(
+        "\nratio = time / reference time (same run). Targets: publish evaluate (steady) < 15 s and ratio <= 3 on "
+        "large; delivery >= 2,000 events/s; sync p95 < 1 s (p50 < 100 ms)."
+    )
+
+
+def main() -> None:  # noqa: C901 - one branch per workload family
     """Parse options, run, print and save the results."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", choices=["small", "medium", "large", "all"], default="medium")
     parser.add_argument("--db", choices=["sqlite", "postgresql", "all"], default="all")
-    parser.add_argument("--workload", choices=["file", "batch", "all"], default="all")
+    parser.add_argument("--workload", choices=["file", "batch", *EXTRA, "all"], default="all")
     parser.add_argument("--runs", type=int, default=3, help="runs per workload (median reported); >= 3 advised")
     parser.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="file format of the file path")
     parser.add_argument("--concurrency", type=int, default=2, help="client threads posting batches")
     args = parser.parse_args()
     scales = ["medium", "large"] if args.scale == "all" else [args.scale]
     dbs = ["postgresql", "sqlite"] if args.db == "all" else [args.db]
-    workloads = ["file", "batch"] if args.workload == "all" else [args.workload]
+    workloads = ["file", "batch", *EXTRA] if args.workload == "all" else [args.workload]
     if "postgresql" in dbs:
         ensure_postgres()
-    rows = []
+    rows: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
     started = time.time()
     for scale in scales:
         for db in dbs:
             # The batch API's target is on PostgreSQL; on SQLite only the file path is measured.
-            wanted = [w for w in workloads if db == "postgresql" or w == "file"]
+            wanted = [w for w in workloads if w in {"file", "batch"} and (db == "postgresql" or w == "file")]
             if wanted:
                 rows += bench(scale, db, wanted, args.runs, args.format, args.concurrency)
+            if "publish" in workloads:
+                others.extend(extra("publish", db, args.runs, scale))
+    for db in dbs:
+        # Delivery's target is one worker on PostgreSQL; sync latency is measured on each database.
+        if "delivery" in workloads and db == "postgresql":
+            others.extend(extra("delivery", db, args.runs, scales[0]))
+        if "sync" in workloads:
+            others.extend(extra("sync", db, args.runs, scales[0]))
     for db in dbs:
         databases.drop(db)
-    report(rows)
+    if rows:
+        report(rows)
+    if others:
+        report_extra(others)
     out = data.RESULTS / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"started": started, "args": vars(args), "rows": rows}, indent=2, default=str))
+    out.write_text(json.dumps({"started": started, "args": vars(args), "rows": rows + others}, indent=2, default=str))
     print(f"results saved to {out}")
 
 

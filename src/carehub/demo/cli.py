@@ -56,8 +56,12 @@ def _print_summary(summary: dict[str, Any]) -> None:
         for kind, r in summary["results"].items():
             for e in r["errors"]:
                 console.print(f"  [red]rejected {kind}[/] {e}")
+        visits = summary["published"]["schedules"].get("visit", {}).get("published", 0)
+        visits += summary["published"]["contracts"].get("visit", {}).get("published", 0)
         console.print(
-            f"Confirmed {summary['confirmed_visits']} visits; {len(summary['scenarios'])} publishing scenarios; "
+            f"Confirmed {summary['confirmed_visits']} visits; published {visits:,} visits to care planning in "
+            f"{summary['publish_seconds']:.1f}s; {len(summary['scenarios'])} publishing scenarios "
+            "(see `carehub explain`); "
             f"done in {summary['seconds']:.1f}s."
         )
     else:
@@ -156,6 +160,8 @@ def _load(
         confirmed = run(
             lambda: load.confirm_visits(db, actor, env.id, data.confirmed_visit_ids, progress=advance), as_json=as_json
         )
+        publish_started = time.perf_counter()
+        published = run(lambda: load.publish(db, actor, env.id, data, today), as_json=as_json)
     rejected = sum(r.rejected for r in results.values())
     summary.update(
         {
@@ -167,7 +173,9 @@ def _load(
             "results": {k.value: r.as_dict() for k, r in results.items()},
             "rejected": rejected,
             "confirmed_visits": confirmed,
-            "confirm_seconds": round(time.perf_counter() - confirm_started, 3),
+            "confirm_seconds": round(publish_started - confirm_started, 3),
+            "published": published,
+            "publish_seconds": round(time.perf_counter() - publish_started, 3),
             "generate_seconds": round(generate_seconds, 3),
             "monitored_contract_ids": sorted(data.monitored_contract_ids),
             "scenarios": [

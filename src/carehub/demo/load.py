@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +28,8 @@ from carehub.platform.auth.actor import Actor, Role
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
 from carehub.platform.errors import Conflict, NotFound
+from carehub.publishing.domain.schedules import MAX_DAYS_AHEAD
+from carehub.publishing.service.config import do_publish_schedule, do_set_monitored
 from carehub.roster.domain.kinds import LOAD_ORDER, RecordKind
 from carehub.roster.domain.rules import Outcome
 from carehub.roster.service import queries
@@ -96,7 +98,14 @@ class KindResult:
 
 def demo_actor(tenant_id: int | None, environment_id: int | None) -> Actor:
     """The actor written into the audit rows of a demo load."""
-    return Actor(kind="system", id=None, label="carehub demo load", tenant_id=tenant_id, environment_id=environment_id)
+    return Actor(
+        kind="system",
+        id=None,
+        label="carehub demo load",
+        tenant_id=tenant_id,
+        environment_id=environment_id,
+        role=Role.ADMIN,
+    )
 
 
 def ensure_tenant(
@@ -255,6 +264,14 @@ def confirm_visits(
             pass
         progress("confirm", 1)
     return changed
+
+
+def publish(db: Database, actor: Actor, environment_id: int, data: DemoData, today: date) -> dict[str, Any]:
+    """Tick the demo's monitored contracts and publish every group two weeks ahead; returns what published."""
+    ticked = do_set_monitored(db, actor, environment_id, sorted(data.monitored_contract_ids), monitored=True)
+    groups = sorted(str(g["id"]) for g in data.records(RecordKind.GROUP))
+    scheduled = do_publish_schedule(db, actor, environment_id, groups, today + timedelta(days=MAX_DAYS_AHEAD))
+    return {"contracts": ticked.as_dict()["counts"], "schedules": scheduled.as_dict()["counts"]}
 
 
 def method_for(scale: Scale) -> Literal["batches", "files"]:

@@ -92,6 +92,7 @@ def do_set_monitored(
     *,
     monitored: bool,
     preview: bool = False,
+    now: datetime | None = None,
 ) -> RunResult:
     """Tick (or untick) contracts as monitored and publish the consequences."""
     _require_admin(actor, "change monitored contracts")
@@ -104,7 +105,7 @@ def do_set_monitored(
                 )
             )
         )
-        now = utc_now()
+        now = now or utc_now()
         changed = {e: pk for e, pk in found.items() if (pk in already) != monitored}
         if monitored and changed:
             session.execute(

@@ -73,20 +73,17 @@ def monitored(env: int, contract_id: Any) -> ColumnElement[bool]:
     return exists().where(MONITORED.c.environment_id == env, MONITORED.c.contract_id == contract_id)
 
 
-def window_end(ctx: RunContext, group_id: Any) -> ColumnElement[Any]:
-    """The end of the publish window of a client's group: its schedule, never before the default."""
+def schedule_of(env: int, clients: Any) -> tuple[Any, Any]:
+    """``(alias, join condition)`` of the publish schedule of a client's group, for an outer join."""
+    ps = SCHEDULES.alias(f"ps_{clients.name}")
+    return ps, and_(ps.c.environment_id == env, ps.c.group_id == clients.c.group_id)
+
+
+def in_window(ctx: RunContext, start_at: Any, scheduled_end: Any) -> ColumnElement[bool]:
+    """The visit starts inside its group's publish window (half-open); the schedule never shortens the default."""
     default_end = at(ctx.default_end)
-    scheduled = (
-        select(SCHEDULES.c.window_end_at)
-        .where(SCHEDULES.c.environment_id == ctx.environment_id, SCHEDULES.c.group_id == group_id)
-        .scalar_subquery()
-    )
-    return case((scheduled > default_end, scheduled), else_=default_end)
-
-
-def in_window(ctx: RunContext, start_at: Any, group_id: Any) -> ColumnElement[bool]:
-    """The visit starts inside its group's publish window (half-open)."""
-    return and_(start_at >= at(ctx.window_start), start_at < window_end(ctx, group_id))
+    end = case((scheduled_end > default_end, scheduled_end), else_=default_end)
+    return and_(start_at >= at(ctx.window_start), start_at < end)
 
 
 def live_visit(v: Any) -> ColumnElement[bool]:
@@ -94,8 +91,11 @@ def live_visit(v: Any) -> ColumnElement[bool]:
     return and_(v.c.deleted_at.is_(None), v.c.status == "scheduled")
 
 
-def mobile_workers(dialect: str, visit_id: Any) -> Any:
-    """The visit's active, mobile-enabled workers: their roster ids, ascending, comma-separated ('' if none)."""
+def mobile_workers(dialect: str, visit_id: Any, visits: Any) -> Any:
+    """The active, mobile-enabled workers of visit ``visit_id`` (a column of ``visits``).
+
+    Their roster ids, ascending, comma-separated; '' if none.
+    """
     a, w = R.allocations.alias("mw_a"), R.workers.alias("mw_w")
     chosen = (
         select(a.c.worker_id)
@@ -113,7 +113,7 @@ def mobile_workers(dialect: str, visit_id: Any) -> Any:
         return func.coalesce(chosen.with_only_columns(agg).scalar_subquery(), "")
     # SQLite before 3.44 has no ORDER BY inside group_concat; an ordered subquery is
     # consumed in order (SQLite never flattens an ORDER BY subquery into an aggregate).
-    ordered = chosen.order_by(a.c.worker_id).subquery("mw")
+    ordered = chosen.order_by(a.c.worker_id).correlate(visits).subquery("mw")
     return func.coalesce(select(func.group_concat(ordered.c.worker_id, ",")).scalar_subquery(), "")
 
 
@@ -121,6 +121,7 @@ def visits(ctx: RunContext, dialect: str, where: ColumnElement[bool]) -> Select[
     """Visits with their rule columns and published copy, for the visits matching ``where``."""
     v, c, pub = R.visits, R.clients, P_VISITS
     env = ctx.environment_id
+    ps, on_schedule = schedule_of(env, c)
     has_allocation = exists().where(R.allocations.c.visit_id == v.c.id)
     return (
         select(
@@ -133,9 +134,9 @@ def visits(ctx: RunContext, dialect: str, where: ColumnElement[bool]) -> Select[
             v.c.kind,
             v.c.start_at,
             v.c.end_at,
-            mobile_workers(dialect, v.c.id).label("workers"),
+            mobile_workers(dialect, v.c.id, v).label("workers"),
             monitored(env, v.c.contract_id).label("r_monitored"),
-            in_window(ctx, v.c.start_at, c.c.group_id).label("r_window"),
+            in_window(ctx, v.c.start_at, ps.c.window_end_at).label("r_window"),
             not_(
                 and_(
                     v.c.confirmed_at.is_not(None),
@@ -157,7 +158,9 @@ def visits(ctx: RunContext, dialect: str, where: ColumnElement[bool]) -> Select[
             pub.c.end_at.label("pub_end_at"),
             pub.c.workers.label("pub_workers"),
         )
-        .select_from(v.join(c, c.c.id == v.c.client_id).outerjoin(pub, pub.c.visit_id == v.c.id))
+        .select_from(
+            v.join(c, c.c.id == v.c.client_id).outerjoin(ps, on_schedule).outerjoin(pub, pub.c.visit_id == v.c.id)
+        )
         .where(v.c.environment_id == env, where)
     )
 
@@ -218,14 +221,15 @@ def clients(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
 def worker_in_window(ctx: RunContext, worker_id: Any) -> ColumnElement[bool]:
     """Allocated to a live visit on a monitored contract that starts inside its publish window."""
     a, v, c = R.allocations.alias("wa"), R.visits.alias("wv"), R.clients.alias("wc")
+    ps, on_schedule = schedule_of(ctx.environment_id, c)
     return exists(
         select(1)
-        .select_from(a.join(v, v.c.id == a.c.visit_id).join(c, c.c.id == v.c.client_id))
+        .select_from(a.join(v, v.c.id == a.c.visit_id).join(c, c.c.id == v.c.client_id).outerjoin(ps, on_schedule))
         .where(
             a.c.worker_id == worker_id,
             live_visit(v),
             monitored(ctx.environment_id, v.c.contract_id),
-            in_window(ctx, v.c.start_at, c.c.group_id),
+            in_window(ctx, v.c.start_at, ps.c.window_end_at),
         )
     )
 
