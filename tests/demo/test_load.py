@@ -18,6 +18,8 @@ from carehub.platform.audit import AuditEntry
 from carehub.platform.auth import service as auth
 from carehub.platform.auth.actor import Role
 from carehub.platform.db import Database
+from carehub.publishing.domain import catalogue
+from carehub.publishing.service.explain import do_explain
 from carehub.roster.domain.kinds import LOAD_ORDER, RecordKind
 from carehub.roster.tables import TABLES, Visit
 
@@ -180,3 +182,28 @@ def test_cli_demo_load_refused_in_production(cli_env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["demo", "load", "--json"], env=env)
     assert result.exit_code == 1
     assert "production" in json.loads(result.stdout)["error"]["message"]
+
+
+def test_small_demo_explains_each_failing_rule_with_its_fix(db: Database) -> None:
+    """Loaded, confirmed and published as ``carehub demo load`` does: explain shows every scenario's rule failing."""
+    today = load.local_today("Europe/London")
+    data = generate(Scale.SMALL, today=today)
+    actor = load.demo_actor(None, None)
+    tenant, env, _ = load.ensure_tenant(db, actor, TENANT_NAME)
+    actor = load.demo_actor(tenant.id, env.id)
+    load.load_in_batches(db, actor, env.id, data, batch_size=1000)
+    load.confirm_visits(db, actor, env.id, data.confirmed_visit_ids)
+    published = load.publish(db, actor, env.id, data, today)
+    visits = sum(published[step].get("visit", {}).get("published", 0) for step in ("contracts", "schedules"))
+    assert visits > data.counts()[RecordKind.VISIT] // 3, published
+
+    seen = set()
+    for scenario in data.scenarios:
+        answer = do_explain(db, actor, env.id, scenario.kind.value, scenario.external_id).as_dict()
+        assert answer["publishes"] is False, answer
+        failed = {c["rule"]: c for c in answer["checks"] if not c["passed"]}
+        assert scenario.rule in failed, (scenario, answer)
+        assert failed[scenario.rule]["fix"], answer
+        assert failed[scenario.rule]["detail"], answer
+        seen.add(scenario.rule)
+    assert seen == {rule.id for rule in catalogue.RULES}
