@@ -212,10 +212,26 @@ def _worker_external_ids(run: Run, ids: set[int]) -> dict[int, str]:
 
 
 def publish_visits(run: Run, ids: set[int] | None) -> None:
-    """Evaluate and write visits."""
+    """Evaluate visits from their rule columns; read and write in full only those that change."""
     for where in _chunks(run, R.visits, ids, selects.visit_candidates(run.ctx) if ids is None else None):
-        rows = run.session.execute(selects.visits(run.ctx, run.dialect, where)).all()
-        _write_visits(run, rows)
+        changing = [
+            r.id
+            for r in run.session.execute(selects.visit_flags(run.ctx, run.dialect, where))
+            if _visit_change(r, bool(r.r_mobile), content_changed=r.pub_state is not None and not r.same)
+        ]
+        for i in range(0, len(changing), SCOPED_CHUNK):
+            part = changing[i : i + SCOPED_CHUNK]
+            rows = run.session.execute(selects.visits(run.ctx, run.dialect, in_ids(R.visits.c.id, part, run.dialect)))
+            _write_visits(run, rows.all())
+
+
+def _visit_change(r: Any, mobile: bool, *, content_changed: bool) -> tuple[Change, State] | None:
+    """The change a visit's published copy needs, from its rule and state columns."""
+    eligible = bool(r.r_monitored and r.r_window and mobile and r.r_not_confirmed) and not (r.deleted or r.cancelled)
+    current = _state(r.pub_state)
+    new = visit_state(VisitSituation(eligible, current, r.deleted, r.cancelled, r.before_window, r.allocated))
+    change = change_of(current, new, content_changed=content_changed)
+    return None if change is None or new is None else (change, new)
 
 
 def _visit_content(r: Any) -> tuple[Any, ...]:
@@ -245,15 +261,10 @@ def _write_visits(run: Run, rows: Sequence[Any]) -> None:  # noqa: C901, PLR0912
     bump: list[dict[str, Any]] = []  # visits whose pairs only get the new seq
     decided = []
     for r in rows:
-        eligible = bool(r.r_monitored and r.r_window and r.workers and r.r_not_confirmed) and not (
-            r.deleted or r.cancelled
-        )
-        current = _state(r.pub_state)
-        new = visit_state(VisitSituation(eligible, current, r.deleted, r.cancelled, r.before_window, r.allocated))
-        changed = current is not None and _visit_content(r) != _visit_published_content(r)
-        change = change_of(current, new, content_changed=changed)
-        if change is not None and new is not None:
-            decided.append((r, change, new))
+        changed = r.pub_state is not None and _visit_content(r) != _visit_published_content(r)
+        decision = _visit_change(r, bool(r.workers), content_changed=changed)
+        if decision is not None:
+            decided.append((r, *decision))
     if not decided:
         return
     names = _worker_external_ids(run, {w for r, _, s in decided if s is State.ACTIVE for w in _split(r.workers)})

@@ -165,6 +165,66 @@ def visits(ctx: RunContext, dialect: str, where: ColumnElement[bool]) -> Select[
     )
 
 
+def has_mobile_worker(visit_id: Any) -> ColumnElement[bool]:
+    """At least one active, mobile-enabled worker is allocated (the same workers :func:`mobile_workers` lists)."""
+    a, w = R.allocations.alias("hm_a"), R.workers.alias("hm_w")
+    return exists(
+        select(1)
+        .select_from(a.join(w, w.c.id == a.c.worker_id))
+        .where(
+            a.c.visit_id == visit_id,
+            w.c.status == WORKER_ACTIVE,
+            w.c.mobile_enabled.is_(True),
+            w.c.deleted_at.is_(None),
+        )
+    )
+
+
+def visit_flags(ctx: RunContext, dialect: str, where: ColumnElement[bool]) -> Select[Any]:
+    """The rule and state columns of :func:`visits` only, and whether the published copy is current.
+
+    A full run reads every visit in its windows; reading these few plain
+    columns first, and the whole row only for visits that change, keeps a run
+    with little to do close to the cost of reading the rows at all.
+    """
+    v, c, pub = R.visits, R.clients, P_VISITS
+    ps, on_schedule = schedule_of(ctx.environment_id, c)
+    same = and_(
+        pub.c.external_id == v.c.external_id,
+        pub.c.client_id == v.c.client_id,
+        pub.c.plan_visit_id.is_not_distinct_from(v.c.plan_visit_id),
+        pub.c.contract_id == v.c.contract_id,
+        pub.c.kind == v.c.kind,
+        pub.c.start_at == v.c.start_at,
+        pub.c.end_at == v.c.end_at,
+        pub.c.workers == mobile_workers(dialect, v.c.id, v),
+    )
+    return (
+        select(
+            v.c.id,
+            monitored(ctx.environment_id, v.c.contract_id).label("r_monitored"),
+            in_window(ctx, v.c.start_at, ps.c.window_end_at).label("r_window"),
+            has_mobile_worker(v.c.id).label("r_mobile"),
+            not_(
+                and_(
+                    v.c.confirmed_at.is_not(None),
+                    or_(pub.c.first_published_at.is_(None), v.c.confirmed_at < pub.c.first_published_at),
+                )
+            ).label("r_not_confirmed"),
+            v.c.deleted_at.is_not(None).label("deleted"),
+            (v.c.status != "scheduled").label("cancelled"),
+            (v.c.start_at < at(ctx.window_start)).label("before_window"),
+            exists().where(R.allocations.c.visit_id == v.c.id).label("allocated"),
+            pub.c.state.label("pub_state"),
+            case((pub.c.id.is_(None), False), else_=same).label("same"),
+        )
+        .select_from(
+            v.join(c, c.c.id == v.c.client_id).outerjoin(ps, on_schedule).outerjoin(pub, pub.c.visit_id == v.c.id)
+        )
+        .where(v.c.environment_id == ctx.environment_id, where)
+    )
+
+
 def visit_candidates(ctx: RunContext) -> ColumnElement[bool]:
     """Visits a full run must look at: those that could be in a window, and every published one."""
     v = R.visits
