@@ -334,3 +334,38 @@ def test_a_file_that_cannot_be_read_changes_nothing(db: Database, two_envs: tupl
 
 def test_json_line_errors_keep_their_type() -> None:
     assert isinstance(JsonLineError("x"), str)
+
+
+def _foreign_keys(db: Database) -> set[tuple[str, str]]:
+    with db.read() as session:
+        rows = session.execute(
+            text("SELECT conrelid::regclass::text, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'")
+        )
+        return {(str(a), str(b)) for a, b in rows}
+
+
+def test_opt_in_set_wise_key_checks_give_identical_outcomes_and_restore_every_key(
+    db: Database, two_envs: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.dialect != "postgresql":
+        pytest.skip("the set-wise key checks are part of PostgreSQL's COPY path")
+    from carehub.roster.service import bulk_postgres  # noqa: PLC0415 - only this test reaches into it
+
+    keys = _foreign_keys(db)
+    monkeypatch.setattr(bulk_postgres, "SET_WISE_KEYS", True)
+    monkeypatch.setattr(bulk_postgres, "SET_WISE_CHECKS_FROM", 0)
+    monkeypatch.setattr(bulk_postgres, "SET_WISE_CHECKS_SHARE", 0.0)
+    suspended: list[int] = []
+    real = bulk_postgres.suspend_foreign_keys
+
+    def counting(cur: Any, kind: RecordKind, writes: int) -> list[bulk_postgres.ForeignKey]:
+        dropped = real(cur, kind, writes)
+        suspended.append(len(dropped))
+        return dropped
+
+    monkeypatch.setattr(bulk_postgres, "suspend_foreign_keys", counting)
+    report = _both(db, two_envs, RecordKind.VISIT, visits_csv(FIRST_FILE), "visits.csv")
+    assert report["rejected"] >= 12
+    assert _state(db, two_envs[0]) == _state(db, two_envs[1])
+    assert _foreign_keys(db) == keys
+    assert suspended and all(n > 0 for n in suspended), suspended

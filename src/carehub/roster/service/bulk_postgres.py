@@ -17,7 +17,9 @@ and outbox events. Only the way there differs:
    do not fit, older or conflicting version), created, updated or unchanged.
 3. **Write, set-wise.** ``INSERT ... SELECT`` for new records, ``UPDATE ...
    FROM`` for changed ones, then allocations, audit rows (before/after of each
-   changed field, built in SQL) and outbox events.
+   changed field, built in SQL) and outbox events. A large load checks the
+   foreign keys between roster tables once, set-wise, instead of row by row
+   (see :func:`suspend_foreign_keys`, and the exclusive locks that costs).
 
 An id that appears on several lines is applied line after line, as the
 record-by-record path does: steps 2 and 3 run once per occurrence ("round").
@@ -30,6 +32,7 @@ changes nothing.
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -38,6 +41,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -57,6 +61,7 @@ from carehub.roster.schemas import COLUMN_NAMES, SCHEMAS
 from carehub.roster.service import rowio
 from carehub.roster.service.results import RecordResult
 from carehub.roster.service.upsert import _NOT_RECORD_FIELDS, _validate, rule_violations, table_of
+from carehub.roster.tables import TABLES
 
 STAGE = "_carehub_import_stage"
 RESULT = "_carehub_import_result"
@@ -274,19 +279,17 @@ class Stager:
 
 
 def _iso(expr: str) -> str:
-    """SQL for Python's ``datetime.isoformat()`` of a UTC timestamptz."""
-    utc = f"({expr} AT TIME ZONE 'UTC')"
-    return (
-        f"to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
-        f"CASE WHEN date_part('microseconds', {utc})::int8 %% 1000000 <> 0 THEN to_char({utc}, '.US') ELSE '' END"
-        " || '+00:00'"
-    )
+    """SQL for Python's ``datetime.isoformat()`` of a UTC timestamptz (microseconds only when not zero)."""
+    return f"replace(to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || '+00:00'"
 
 
 def _json(expr: str, pg_type: str) -> str:
     """SQL for the JSON text of a value as the audit trail shows it (None as null)."""
     if pg_type == "timestamptz":
-        return f"coalesce(to_json({_iso(expr)})::text, 'null')"
+        # The ISO text has nothing to escape.
+        return f"coalesce('\"' || {_iso(expr)} || '\"', 'null')"
+    if pg_type in ("int4", "int8", "bool"):
+        return f"coalesce({expr}::text, 'null')"
     return f"coalesce(to_json({expr})::text, 'null')"
 
 
@@ -310,6 +313,37 @@ def _outcome_sql() -> str:
         f"WHEN version < t_version THEN {by_content(2, 1)} "
         f"WHEN version = t_version THEN {by_content(1, 1)} "
         f"ELSE {by_content(1, 2)} END"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Fragment:
+    """One field of the audit changes: when it is there and its JSON text, for created and updated records.
+
+    A condition of None means always; "false" means never.
+    """
+
+    key: str
+    when_created: str | None
+    created: str
+    when_updated: str | None
+    updated: str
+
+
+def repr_key(key: str) -> str:
+    """SQL for the JSON text of a field name."""
+    return f"'\"{key}\"'"
+
+
+def _joined(parts: Sequence[tuple[str | None, str]]) -> str:
+    """SQL joining with commas the texts whose condition holds (None: always), in order."""
+    kept = [(cond, text) for cond, text in parts if cond != "false"]
+    if all(cond is None for cond, _ in kept):
+        return " || ',' || ".join(text for _, text in kept) or "''"
+    return (
+        "concat_ws(',', "
+        + ", ".join(text if cond is None else f"CASE WHEN {cond} THEN {text} END" for cond, text in kept)
+        + ")"
     )
 
 
@@ -438,9 +472,11 @@ def plan(kind: RecordKind) -> Plan:  # noqa: C901, PLR0915 - one statement per s
         )
 
     # Audit changes: {field: [before, after]} for each changed field, in schema order,
-    # then version, deleted and worker_ids, as upsert.apply_records builds them.
+    # then version, deleted and worker_ids, as upsert.apply_records builds them. Created
+    # and updated records get separate expressions: a created record's changes are its
+    # non-null fields (columns that cannot be null always are), with no "before" to look up.
     created = "r.outcome = 'created'"
-    frags: list[tuple[str, str, str]] = []  # (key, when it is in the changes, its JSON text)
+    frags: list[Fragment] = []
     ref_joins = []
     for c in cols:
         if c.ref is not None:
@@ -451,36 +487,48 @@ def plan(kind: RecordKind) -> Plan:  # noqa: C901, PLR0915 - one statement per s
         else:
             before = _json(f"r.t_{c.column}", c.pg_type)
             after = _json(f"r.{_new(c)}", c.pg_type)
-        cond = f"CASE WHEN {created} THEN r.{_new(c)} IS NOT NULL ELSE r.{_new(c)} IS DISTINCT FROM r.t_{c.column} END"
-        before_sql = f"CASE WHEN {created} THEN 'null' ELSE {before} END"
-        frags.append((c.column, cond, f"'\"{c.column}\":[' || {before_sql} || ',' || {after} || ']'"))
-    version_before = f"CASE WHEN {created} THEN 'null' ELSE r.t_version::text END"
-    frags.append(("version", "true", f"'\"version\":[' || {version_before} || ',' || r.version::text || ']'"))
-    frags.append(("deleted", "r.t_deleted", "'\"deleted\":[true,false]'"))
+        key = f'\'"{c.column}":['
+        frags.append(
+            Fragment(
+                c.column,
+                None if not table.c[c.column].nullable else f"r.{_new(c)} IS NOT NULL",
+                f"{key}null,' || {after} || ']'",
+                f"r.{_new(c)} IS DISTINCT FROM r.t_{c.column}",
+                f"{key}' || {before} || ',' || {after} || ']'",
+            )
+        )
+    frags.append(
+        Fragment(
+            "version",
+            None,
+            "'\"version\":[null,' || r.version::text || ']'",
+            None,
+            "'\"version\":[' || r.t_version::text || ',' || r.version::text || ']'",
+        )
+    )
+    frags.append(Fragment("deleted", "false", "", "r.t_deleted", "'\"deleted\":[true,false]'"))
     if visit:
         old_workers = (
             "(SELECT to_json(array_agg(w.external_id ORDER BY w.id))::text "
             "FROM workers w WHERE w.id = ANY(r.t_worker_pks))"
         )
         frags.append(
-            (
+            Fragment(
                 "worker_ids",
-                f"({created} OR r.worker_pks <> r.t_worker_pks)",
-                (
-                    f"'\"worker_ids\":[' || CASE WHEN {created} THEN 'null' ELSE coalesce({old_workers}, '[]') END"
-                    " || ',' || to_json(r.worker_exts)::text || ']'"
-                ),
+                None,
+                "'\"worker_ids\":[null,' || to_json(r.worker_exts)::text || ']'",
+                "r.worker_pks <> r.t_worker_pks",
+                f"'\"worker_ids\":[' || coalesce({old_workers}, '[]') || ',' || to_json(r.worker_exts)::text || ']'",
             )
         )
     changes = (
-        "('{' || concat_ws(',', "
-        + ", ".join(f"CASE WHEN {cond} THEN {text} END" for _, cond, text in frags)
-        + ") || '}')::json"
+        f"('{{' || CASE WHEN {created} THEN {_joined([(f.when_created, f.created) for f in frags])} "
+        f"ELSE {_joined([(f.when_updated, f.updated) for f in frags])} END || '}}')::json"
     )
+    keys = sorted(frags, key=lambda f: f.key)
     changed = (
-        "'[' || concat_ws(',', "
-        + ", ".join(f"CASE WHEN {cond} THEN '\"{key}\"' END" for key, cond, _ in sorted(frags))
-        + ") || ']'"
+        f"'[' || CASE WHEN {created} THEN {_joined([(f.when_created, repr_key(f.key)) for f in keys])} "
+        f"ELSE {_joined([(f.when_updated, repr_key(f.key)) for f in keys])} END || ']'"
     )
     audit_values = [
         "%(now)s",
@@ -551,6 +599,101 @@ def _rejection(kind: RecordKind, row: Sequence[Any]) -> Rejected:
     return Rejected(line, ext, version, errors)
 
 
+# ---------------------------------------------------------------- foreign keys of large loads
+
+# Off unless the operator opts in (CAREHUB_IMPORT_SET_WISE_KEYS=true): dropping a key locks the
+# tables it joins for every tenant until the import commits, which suits an initial load into
+# a database nobody else is using, not a shared production database. See docs/operations.md.
+SET_WISE_KEYS = os.environ.get("CAREHUB_IMPORT_SET_WISE_KEYS", "").lower() in {"1", "true", "yes"}
+# Rows written (created + updated) from which a load checks the foreign keys between roster
+# tables once, set-wise, instead of row by row; see suspend_foreign_keys.
+SET_WISE_CHECKS_FROM = 50_000
+# ... provided they are at least this share of the rows already in the table: re-checking
+# scans the whole table (every environment's rows), at about a quarter of the cost a row of
+# a row-by-row check.
+SET_WISE_CHECKS_SHARE = 0.25
+# How long a load waits for the locks before it keeps the row-by-row checks instead.
+SET_WISE_LOCK_TIMEOUT = "2s"
+
+
+@dataclass(frozen=True, slots=True)
+class ForeignKey:
+    """A foreign-key constraint as PostgreSQL describes it (names already quoted), to drop and add back."""
+
+    table: str
+    name: str
+    definition: str
+
+
+def suspend_foreign_keys(cur: Any, kind: RecordKind, writes: int) -> list[ForeignKey]:
+    """For a large load, drop the foreign keys between the written roster tables; returns them.
+
+    Every reference was resolved by the import's own join (an unknown one rejects the
+    line), so PostgreSQL's row-level check of each written row -- a query and a row lock
+    per key and row, half of the time of writing a visit -- only repeats that work.
+    Dropped here and added back by :func:`restore_foreign_keys` in the same transaction,
+    each key is checked once for the whole table by one join, and nothing else can see
+    the table without it.
+
+    The price is the lock: ``DROP CONSTRAINT`` takes an ACCESS EXCLUSIVE lock on the
+    table *and on the referenced table* until the import commits, so every other
+    session's reads of those roster tables (all environments) wait for the import.
+    That is why it is done only for loads of at least SET_WISE_CHECKS_FROM rows that are
+    large next to the table, never for the key to ``environments``, and only when the
+    locks come within SET_WISE_LOCK_TIMEOUT; otherwise the keys stay row by row.
+    """
+    if not SET_WISE_KEYS or writes < SET_WISE_CHECKS_FROM:
+        return []
+    tables = [table_of(kind).name] + (["visit_allocations"] if kind is RecordKind.VISIT else [])
+    roster = [core_table(t).name for t in TABLES.values()]
+    rows = cur.execute(
+        # Rows by the statistics, or by the size when those are missing or older (200 bytes a row).
+        "SELECT coalesce(sum(greatest(reltuples, pg_relation_size(oid) / 200.0)), 0) FROM pg_class "
+        "WHERE oid = ANY(%s::regclass[])",
+        (tables,),
+    ).fetchone()[0]
+    if writes < SET_WISE_CHECKS_SHARE * float(rows):
+        return []
+    keys = [
+        ForeignKey(*row)
+        for row in cur.execute(
+            # Names as SQL: the table as regclass prints it, the constraint through quote_ident.
+            "SELECT conrelid::regclass::text, quote_ident(conname), pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) AND confrelid = ANY(%s::regclass[]) "
+            "ORDER BY conrelid::regclass::text, conname",
+            (tables, roster),
+        ).fetchall()
+    ]
+    if not keys:
+        return []
+    timeout = cur.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+    cur.execute("SAVEPOINT carehub_suspend_keys")
+    try:
+        cur.execute(f"SET LOCAL lock_timeout = '{SET_WISE_LOCK_TIMEOUT}'")
+        for table in dict.fromkeys(k.table for k in keys):
+            drops = ", ".join(f"DROP CONSTRAINT {k.name}" for k in keys if k.table == table)
+            cur.execute(f"ALTER TABLE {table} {drops}")
+        cur.execute("SELECT set_config('lock_timeout', %s, true)", (timeout,))
+        cur.execute("RELEASE SAVEPOINT carehub_suspend_keys")
+    except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected, psycopg.errors.InsufficientPrivilege):
+        # Busy tables or not their owner: the setting and the keys are back as they were.
+        cur.execute("ROLLBACK TO SAVEPOINT carehub_suspend_keys")
+        cur.execute("RELEASE SAVEPOINT carehub_suspend_keys")
+        return []
+    return keys
+
+
+def restore_foreign_keys(cur: Any, keys: Sequence[ForeignKey]) -> None:
+    """Add back the keys :func:`suspend_foreign_keys` dropped, each checked with one join.
+
+    A row that broke one (it cannot: the import resolved every reference) fails the
+    import, and the transaction puts everything back.
+    """
+    for table in dict.fromkeys(k.table for k in keys):
+        adds = ", ".join(f"ADD CONSTRAINT {k.name} {k.definition}" for k in keys if k.table == table)
+        cur.execute(f"ALTER TABLE {table} {adds}")
+
+
 def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) -> None:
     """Resolve, decide and write every staged record, round by round."""
     kind = stager.kind
@@ -574,7 +717,9 @@ def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) 
         # The estimates of a half-loaded schema are far off (one statement was costed at 10^9),
         # which switched JIT compilation on: a second of compiling for statements that run in one.
         cur.execute("SET LOCAL jit = off")
-        params["seq"] = cur.execute("SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", (table.name,)).fetchone()[0]
+        params["seq"] = cur.execute("SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", (table.name,)).fetchone()[
+            0
+        ]
         started = time.perf_counter()
         rounds = 1 if stager.staged else 0
         if stager.repeated:
@@ -587,11 +732,25 @@ def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) 
             rounds = cur.execute(f"SELECT coalesce(max(occ), 0) FROM {STAGE}").fetchone()[0]
         cur.execute(f"ANALYZE {STAGE}")
         outcomes.timed("repeated ids", started)
+        suspended: list[ForeignKey] = []
         for number in range(1, rounds + 1):
             params["round"] = number
             cur.execute(f"DROP TABLE IF EXISTS {RESULT}")
+            started = time.perf_counter()
+            cur.execute(steps.resolve, params)
+            outcomes.timed("resolve", started)
+            started = time.perf_counter()
+            counts = dict(cur.execute(f"SELECT outcome, count(*) FROM {RESULT} GROUP BY outcome").fetchall())
+            outcomes.created += counts.get("created", 0)
+            outcomes.updated += counts.get("updated", 0)
+            outcomes.unchanged += counts.get("unchanged", 0)
+            outcomes.rejected += counts.get("rejected", 0)
+            outcomes.timed("report", started)
+            if number == 1:
+                started = time.perf_counter()
+                suspended = suspend_foreign_keys(cur, kind, counts.get("created", 0) + counts.get("updated", 0))
+                outcomes.timed("foreign keys", started)
             for step, sql in (
-                ("resolve", steps.resolve),
                 ("insert", steps.insert),
                 ("update", steps.update),
                 ("allocations", steps.delete_allocations),
@@ -604,15 +763,6 @@ def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) 
                     cur.execute(sql, params)
                     outcomes.timed(step, started)
             started = time.perf_counter()
-            for outcome, count in cur.execute(f"SELECT outcome, count(*) FROM {RESULT} GROUP BY outcome").fetchall():
-                if outcome == "created":
-                    outcomes.created += count
-                elif outcome == "updated":
-                    outcomes.updated += count
-                elif outcome == "unchanged":
-                    outcomes.unchanged += count
-                else:
-                    outcomes.rejected += count
             for row in cur.execute(_details_sql(kind, outcomes.keep), params).fetchall():
                 outcomes.reject(_rejection(kind, row), count=False)
             changed = cur.execute(f"SELECT pk FROM {RESULT} WHERE outcome IN ('created', 'updated')").fetchall()
@@ -624,6 +774,10 @@ def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) 
             outcomes.timed("report", started)
         cur.execute(f"DROP TABLE IF EXISTS {RESULT}")
         cur.execute(f"DROP TABLE IF EXISTS {STAGE}")
+        if suspended:
+            started = time.perf_counter()
+            restore_foreign_keys(cur, suspended)
+            outcomes.timed("foreign keys", started)
 
 
 def results_in_line_order(outcomes: Outcomes) -> Iterator[tuple[int, RecordResult]]:
