@@ -11,10 +11,16 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from carehub import bootstrap
+from carehub.platform.delivery import api as delivery_api
+from carehub.platform.delivery import web as delivery_web
 from carehub.platform.settings import Settings
 from carehub.platform.web import errors, shell
 from carehub.platform.web.deps import SignInRequired
 from carehub.platform.web.templating import render_error_page
+from carehub.publishing import api as publishing_api
+from carehub.publishing import web as publishing_web
+from carehub.publishing.mobile import api as mobile_api
+from carehub.publishing.mobile import web as mobile_web
 from carehub.roster import api as roster_api
 from carehub.roster import web as roster_web
 
@@ -51,4 +57,14 @@ def create_app(container: bootstrap.Container | None = None, settings: Settings 
     app.include_router(shell.router)
     app.include_router(roster_api.router)
     app.include_router(roster_web.router)
+    app.include_router(publishing_api.router)
+    app.include_router(publishing_web.router)
+    publishing_web.add_navigation()
+    app.include_router(mobile_api.device_router)
+    app.include_router(mobile_api.staff_router)
+    app.include_router(mobile_web.router)
+    mobile_web.add_navigation()
+    app.include_router(delivery_api.router)
+    app.include_router(delivery_web.router)
+    delivery_web.add_navigation()
     return app

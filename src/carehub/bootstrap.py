@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from carehub.platform.db import Database, make_engine
 from carehub.platform.settings import Settings
-from carehub.publishing.service import propagate
+from carehub.publishing.service import propagate, schedule_jobs
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +21,7 @@ def build(settings: Settings | None = None) -> Container:
     """Wire Carehub from ``settings`` (read from the environment when omitted)."""
     settings = settings or Settings()
     propagate.install()
+    schedule_jobs.install()
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)

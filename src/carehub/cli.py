@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,9 @@ from carehub.platform import schema
 from carehub.platform.auth import service as auth
 from carehub.platform.auth.actor import SYSTEM, Role
 from carehub.platform.cli_support import console, emit_json, emit_table, fail, run
+from carehub.platform.delivery.cli import deliveries_app
+from carehub.publishing import cli as publishing_cli
+from carehub.publishing.mobile.cli import mobile_app
 from carehub.roster.domain.kinds import RecordKind
 from carehub.roster.service import queries
 from carehub.roster.service.imports import do_import_file
@@ -32,6 +34,9 @@ app.add_typer(token_app, name="token")
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(roster_app, name="roster")
 app.add_typer(demo_app, name="demo")
+app.add_typer(publishing_cli.app)  # explain, status and publishing ...
+app.add_typer(mobile_app, name="mobile")
+app.add_typer(deliveries_app, name="deliveries")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant name (default: the only tenant).")]
@@ -332,11 +337,37 @@ def serve(
 
 
 @app.command()
-def worker(once: Annotated[bool, typer.Option(help="Run one pass and exit.")] = False) -> None:
-    """Run background jobs (outbox delivery arrives with publishing; idle until then)."""
-    console.print("Carehub worker started; no jobs are registered yet.")
-    while not once:
-        time.sleep(5)
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is due and run due jobs, then exit.")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=2000, help="Requests in flight, all subscribers.")] = 64,
+    per_subscription: Annotated[int, typer.Option(min=1, max=2000, help="Requests in flight to one subscriber.")] = 16,
+    timeout: Annotated[float, typer.Option(min=0.1, max=600, help="Seconds a request may take.")] = 10.0,
+    lease: Annotated[float, typer.Option(min=1, help="Seconds a claim holds (> 2 x timeout).")] = 120.0,
+    retry_base: Annotated[float, typer.Option(min=0, help="Seconds before the first retry (doubling).")] = 30.0,
+    retry_max: Annotated[float, typer.Option(min=0, help="Longest wait between retries, seconds.")] = 3600.0,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Deliveries claimed at once per subscriber.")] = 2000,
+) -> None:
+    """Deliver outbox events to webhook subscribers and run due periodic jobs, until SIGTERM or SIGINT."""
+    import logging  # noqa: PLC0415 - only the worker logs to the console
+
+    from carehub.platform.delivery import worker as delivery  # noqa: PLC0415 - the worker loads only for worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = delivery.WorkerConfig(
+            concurrency=concurrency,
+            per_subscription=per_subscription,
+            timeout=timeout,
+            lease=lease,
+            retry_base=retry_base,
+            retry_max=retry_max,
+            claim_batch=batch,
+        ).check()
+    except ValueError as exc:
+        fail(str(exc))
+    container = _container()
+    stats = delivery.serve(container.db, config, once=once)
+    console.print(f"Carehub worker stopped: {stats.line()}.")
 
 
 def main() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import carehub.platform.audit
 import carehub.platform.auth.tables
+import carehub.platform.delivery.tables
+import carehub.platform.jobs
 import carehub.platform.outbox
 import carehub.publishing.mobile.tables
 import carehub.publishing.tables

@@ -31,6 +31,10 @@ PUBLIC = {
     ("GET", "/sign-in"),
     ("POST", "/sign-in"),
     ("POST", "/sign-out"),
+    # A device links with a username and one-time code: it has no credentials yet.
+    ("POST", "/api/mobile/v1/link"),
+    # A stylesheet: no data.
+    ("GET", "/publishing/static/publishing.css"),
 }
 PUBLIC_MOUNTS = {"/static"}
 

@@ -368,4 +368,5 @@ def test_opt_in_set_wise_key_checks_give_identical_outcomes_and_restore_every_ke
     assert report["rejected"] >= 12
     assert _state(db, two_envs[0]) == _state(db, two_envs[1])
     assert _foreign_keys(db) == keys
-    assert suspended and all(n > 0 for n in suspended), suspended
+    assert suspended, suspended
+    assert all(n > 0 for n in suspended), suspended

@@ -154,6 +154,8 @@ class WorkerFacts:
     mobile_enabled: bool
     visits_in_window_on_monitored: tuple[str, ...]
     allocated_visits: int
+    # The other allocated visits, each with why it does not count, e.g. "V2 (contract K2 is not monitored)".
+    other_visits: tuple[str, ...] = ()
 
 
 def evaluate_worker(w: WorkerFacts) -> list[Check]:
@@ -166,6 +168,11 @@ def evaluate_worker(w: WorkerFacts) -> list[Check]:
         alloc_detail = (
             f"allocated to {w.allocated_visits} visit(s), none on a monitored contract inside the publish window"
         )
+        if w.other_visits:
+            shown = "; ".join(w.other_visits[:5]) + (
+                f"; and {len(w.other_visits) - 5} more" if len(w.other_visits) > 5 else ""
+            )
+            alloc_detail += f": {shown}"
     return [
         check("worker.active", w.status == "active", f"status is {w.status}"),
         check(

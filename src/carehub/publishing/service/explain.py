@@ -200,12 +200,22 @@ class _Facts:
             for ext, start, contract, group in rows
             if contract in self.monitored and self.window(group).contains(start)
         )
+        others = []
+        for ext, start, contract, group in rows:
+            win = self.window(group)
+            if contract not in self.monitored:
+                others.append(f"{ext} (contract {self.contract(contract)} is not monitored)")
+            elif not win.contains(start):
+                when = start.isoformat(timespec="minutes")
+                span = f"{win.start.isoformat(timespec='minutes')} to {win.end.isoformat(timespec='minutes')}"
+                others.append(f"{ext} (starts {when}, outside the window {span})")
         facts = evaluate.WorkerFacts(
             id=w.external_id,
             status=w.status,
             mobile_enabled=bool(w.mobile_enabled),
             visits_in_window_on_monitored=qualifying,
             allocated_visits=len(rows),
+            other_visits=tuple(others),
         )
         notes = ["deleted in the roster: it no longer publishes"] if w.deleted_at is not None else []
         answer = self._answer(

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, union
+from sqlalchemy import exists, select, union
 from sqlalchemy.orm import Session
 
 from carehub.platform import outbox
 from carehub.platform.clock import utc_now
 from carehub.publishing.domain import schedules
-from carehub.publishing.service import runs
+from carehub.publishing.service import runs, selects
 from carehub.publishing.service.runs import P_VISIT_WORKERS, Scope
-from carehub.publishing.service.selects import P_VISITS, R, at, in_ids
+from carehub.publishing.service.selects import P_CARE_PLANS, P_CLIENTS, P_VISITS, P_WORKERS, R, at, in_ids
 from carehub.tenancy.service import environment_in
 
 MAX_SCOPE = 20_000
@@ -35,7 +35,9 @@ class _Closure:
 
     def __init__(self, session: Session, environment_id: int) -> None:
         self.session = session
+        self.environment_id = environment_id
         self.dialect = session.get_bind().dialect.name
+        self.moved: set[str] = set()  # kinds of record whose links may have moved: "visit", "plan_visit"
         env = environment_in(session, environment_id)
         today = schedules.local_today(utc_now(), env.zone)
         self.window_start = schedules.window(today, today, env.zone).start
@@ -58,6 +60,8 @@ class _Closure:
         """Add touched records of ``entity`` and what they feed."""
         s = self
         v, p, c, w, a = R.visits, R.plan_visits, R.clients, R.workers, R.allocations
+        if entity in ("visit", "plan_visit"):
+            self.moved.add(entity)
         if entity == "visit":
             s.visits |= ids
         elif entity == "worker":
@@ -96,6 +100,13 @@ class _Closure:
                 s.clients.add(client)
                 if plan is not None:
                     s.plan_visits.add(plan)
+            # The client and plan visit a visit was published with, which it may have just left.
+            for client, plan in self.session.execute(
+                select(P_VISITS.c.client_id, P_VISITS.c.plan_visit_id).where(self._in(P_VISITS.c.visit_id, s.visits))
+            ):
+                s.clients.add(client)
+                if plan is not None:
+                    s.plan_visits.add(plan)
             s.workers |= _ids(
                 self.session,
                 union(
@@ -104,10 +115,55 @@ class _Closure:
                 ),
             )
         if s.plan_visits:
-            s.clients |= _ids(self.session, select(p.c.client_id).where(self._in(p.c.id, s.plan_visits)))
+            s.clients |= _ids(
+                self.session,
+                union(
+                    select(p.c.client_id).where(self._in(p.c.id, s.plan_visits)),
+                    select(P_CARE_PLANS.c.client_id).where(self._in(P_CARE_PLANS.c.plan_visit_id, s.plan_visits)),
+                ),
+            )
+        if self.moved:
+            self.add_unlinked()
         if self.size() > MAX_SCOPE:
             return Scope.everything()
         return Scope(self.visits, self.plan_visits, self.clients, self.workers)
+
+    def add_unlinked(self) -> None:
+        """Published clients and workers that a moved link may have left with no link at all.
+
+        A visit or plan visit moved to another client, or a worker taken off a
+        visit that never published (confirmed before publishing), leaves no trace
+        of the old link in the published copy. Such a record is published as
+        active with nothing active published for it: those clients that now fail
+        their rules, and those workers (few: published only through visits
+        confirmed before publishing) are evaluated too.
+        """
+        env, pv = self.environment_id, P_VISITS
+        pc, cp, c = P_CLIENTS, P_CARE_PLANS, R.clients
+        self.clients |= _ids(
+            self.session,
+            select(pc.c.client_id)
+            .join(c, c.c.id == pc.c.client_id)
+            .where(
+                pc.c.environment_id == env,
+                pc.c.state == "active",
+                ~exists().where(pv.c.client_id == pc.c.client_id, pv.c.state == "active"),
+                ~exists().where(cp.c.client_id == pc.c.client_id, cp.c.state == "active"),
+                ~selects.client_eligible(env, c),
+            ),
+        )
+        if "visit" in self.moved:
+            pw, pvw = P_WORKERS, P_VISIT_WORKERS
+            on_active_visit = exists().where(
+                pvw.c.worker_id == pw.c.worker_id,
+                pvw.c.active.is_(True),
+                pv.c.visit_id == pvw.c.visit_id,
+                pv.c.state == "active",
+            )
+            self.workers |= _ids(
+                self.session,
+                select(pw.c.worker_id).where(pw.c.environment_id == env, pw.c.state == "active", ~on_active_visit),
+            )
 
     def size(self) -> int:
         """How many records the closure holds."""

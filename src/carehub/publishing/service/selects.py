@@ -278,6 +278,11 @@ def clients(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
     )
 
 
+def client_eligible(env: int, c: Any) -> ColumnElement[bool]:
+    """Every client rule at once, for roster clients ``c`` (a link to a monitored contract is a link)."""
+    return and_(c.c.status == "active", c.c.deleted_at.is_(None), _client_links(env, c.c.id, on_monitored=True))
+
+
 def worker_in_window(ctx: RunContext, worker_id: Any) -> ColumnElement[bool]:
     """Allocated to a live visit on a monitored contract that starts inside its publish window."""
     a, v, c = R.allocations.alias("wa"), R.visits.alias("wv"), R.clients.alias("wc")

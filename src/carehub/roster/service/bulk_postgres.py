@@ -601,6 +601,8 @@ def _rejection(kind: RecordKind, row: Sequence[Any]) -> Rejected:
 
 # ---------------------------------------------------------------- foreign keys of large loads
 
+# Rows written from which an import refreshes the planner's statistics of the tables it wrote.
+ANALYZE_FROM = 10_000
 # Off unless the operator opts in (CAREHUB_IMPORT_SET_WISE_KEYS=true): dropping a key locks the
 # tables it joins for every tenant until the import commits, which suits an initial load into
 # a database nobody else is using, not a shared production database. See docs/operations.md.
@@ -694,7 +696,17 @@ def restore_foreign_keys(cur: Any, keys: Sequence[ForeignKey]) -> None:
         cur.execute(f"ALTER TABLE {table} {adds}")
 
 
-def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) -> None:
+def _analyze(cur: Any, kind: RecordKind) -> None:
+    """Fresh planner statistics for the tables a large round wrote.
+
+    Anything that plans joins over the rows just written -- publishing, in this same
+    transaction -- would otherwise plan with the statistics of the empty table.
+    """
+    for name in [table_of(kind).name] + (["visit_allocations"] if kind is RecordKind.VISIT else []):
+        cur.execute(f"ANALYZE {name}")
+
+
+def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) -> None:  # noqa: PLR0915 - the rounds, step by step
     """Resolve, decide and write every staged record, round by round."""
     kind = stager.kind
     outcomes = stager.outcomes
@@ -766,6 +778,8 @@ def finish(session: Session, actor: Actor, environment_id: int, stager: Stager) 
             for row in cur.execute(_details_sql(kind, outcomes.keep), params).fetchall():
                 outcomes.reject(_rejection(kind, row), count=False)
             changed = cur.execute(f"SELECT pk FROM {RESULT} WHERE outcome IN ('created', 'updated')").fetchall()
+            if len(changed) >= ANALYZE_FROM:
+                _analyze(cur, kind)
             outbox.touched(
                 session,
                 f"roster.{kind.value}.",
