@@ -35,29 +35,31 @@ def _pg_admin() -> psycopg.Connection[tuple[object, ...]]:
     )
 
 
-def fresh(db: str, workdir: Path) -> Target:
-    """Drop and recreate the benchmark database, migrate it and create a tenant and token."""
+def fresh(
+    db: str, workdir: Path, *, name: str = PG_DATABASE, file: str = "bench.db", tenant_name: str = "Benchmark Care"
+) -> Target:
+    """Drop and recreate a benchmark database (``name`` on PostgreSQL, ``file`` on SQLite), migrate it, add a tenant."""
     if db == "postgresql":
         with _pg_admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-        url = make_url(PG_ADMIN_URL).set(database=PG_DATABASE).render_as_string(hide_password=False)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     else:
-        path = workdir / "bench.db"
+        path = workdir / file
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{path}"
     engine = make_engine(url)
     upgrade(engine)
     database = Database(engine)
-    tenant, env = tenancy.do_create_tenant(database, SYSTEM, name="Benchmark Care", timezone="Europe/London")
+    tenant, env = tenancy.do_create_tenant(database, SYSTEM, name=tenant_name, timezone="Europe/London")
     _, token = auth.do_create_token(database, SYSTEM, tenant_id=tenant.id, environment_id=env.id, name="bench")
     engine.dispose()
     return Target(url, env.id, token)
 
 
-def drop(db: str) -> None:
-    """Remove the benchmark database (PostgreSQL) once the suite is done."""
+def drop(db: str, name: str = PG_DATABASE) -> None:
+    """Remove a benchmark database (PostgreSQL) once the suite is done."""
     if db == "postgresql":
         with _pg_admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

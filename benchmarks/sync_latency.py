@@ -38,18 +38,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 
-from benchmarks.databases import PG_ADMIN_URL
+from benchmarks import databases
 from carehub.demo.generator import Scale, generate
 from carehub.demo.load import load_as_files, publish
 from carehub.platform.auth import service as auth
 from carehub.platform.auth.actor import SYSTEM
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database, make_engine
-from carehub.platform.schema import upgrade
 from carehub.publishing.mobile import service as mobile
 from carehub.publishing.tables import MonitoredContract, PublishedWorker
 from carehub.roster.tables import Visit, VisitAllocation
@@ -75,30 +72,13 @@ class Target:
     load_seconds: float
 
 
-def _pg_admin() -> psycopg.Connection[tuple[object, ...]]:
-    url = make_url(PG_ADMIN_URL)
-    return psycopg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, dbname=url.database, autocommit=True
-    )
-
-
 def fresh(db: str, workdir: Path, scale: str) -> Target:
     """A fresh database with the demo provider of ``scale`` loaded and published."""
-    if db == "postgresql":
-        with _pg_admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-        url = make_url(PG_ADMIN_URL).set(database=PG_DATABASE).render_as_string(hide_password=False)
-    else:
-        path = workdir / "sync.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
+    made = databases.fresh(db, workdir, name=PG_DATABASE, file="sync.db", tenant_name="Sync Care")
+    url, token = made.url, made.token
     engine = make_engine(url)
-    upgrade(engine)
     database = Database(engine)
-    tenant, env = tenancy.do_create_tenant(database, SYSTEM, name="Sync Care", timezone="Europe/London")
-    _, token = auth.do_create_token(database, SYSTEM, tenant_id=tenant.id, environment_id=env.id, name="bench")
+    env = tenancy.get_environment(database, made.environment_id)
     actor = auth.actor_for_token(database, token)
     today = utc_now().astimezone(env.zone).date()
     data = generate(Scale(scale), today=today)
@@ -117,9 +97,7 @@ def fresh(db: str, workdir: Path, scale: str) -> Target:
 
 def drop(db: str) -> None:
     """Remove the benchmark database (PostgreSQL)."""
-    if db == "postgresql":
-        with _pg_admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)')
+    databases.drop(db, PG_DATABASE)
 
 
 @dataclass

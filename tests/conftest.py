@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
 from carehub import bootstrap
 from carehub.app import create_app
@@ -96,3 +97,13 @@ def api(container: bootstrap.Container, world: World) -> Iterator[TestClient]:
 def anonymous(container: bootstrap.Container) -> Iterator[TestClient]:
     with TestClient(create_app(container)) as client:
         yield client
+
+
+@pytest.fixture
+def carehub(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A runner whose ``carehub`` uses this test's database."""
+    monkeypatch.setenv("CAREHUB_DATABASE_URL", db_url)
+    monkeypatch.setenv("CAREHUB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CAREHUB_SECRET_KEY", "cli-test-secret")
+    monkeypatch.delenv("CAREHUB_MODE", raising=False)
+    return CliRunner()

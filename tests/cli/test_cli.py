@@ -4,49 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from carehub import cli
 from carehub.platform import audit
 from carehub.platform.audit import AuditEntry
 from carehub.platform.auth import service as auth
 from carehub.platform.auth.actor import SYSTEM
 from carehub.platform.db import Database
 from carehub.platform.errors import AuthenticationRequired
+from tests.cli.support import error_of, run
 
 PASSWORD = "a long enough password"
-
-
-@pytest.fixture
-def carehub(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    """A runner whose ``carehub`` uses this test's database."""
-    monkeypatch.setenv("CAREHUB_DATABASE_URL", db_url)
-    monkeypatch.setenv("CAREHUB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CAREHUB_SECRET_KEY", "cli-test-secret")
-    monkeypatch.delenv("CAREHUB_MODE", raising=False)
-    return CliRunner()
-
-
-def run(runner: CliRunner, *args: str, code: int = 0) -> Any:
-    """Run ``carehub args``; return its JSON output when ``--json`` was given, else the text."""
-    result = runner.invoke(cli.app, list(args))
-    assert result.exit_code == code, (args, result.output, result.exception)
-    return json.loads(result.stdout) if "--json" in args else result.output
-
-
-def error_of(runner: CliRunner, *args: str) -> str:
-    """The message of a command that must fail with exit status 1."""
-    result = runner.invoke(cli.app, list(args))
-    assert result.exit_code == 1, (args, result.output)
-    if "--json" in args:
-        message: str = json.loads(result.stdout)["error"]["message"]
-        return message
-    assert "Error:" in result.stderr
-    return " ".join(result.stderr.split())
 
 
 def test_tenant_create(carehub: CliRunner) -> None:
