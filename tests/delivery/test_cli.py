@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
 
-import pytest
 from typer.testing import CliRunner
 
 from carehub import cli
 from carehub.platform.db import Database
+from tests.cli.support import run
 from tests.conftest import World
 from tests.delivery.conftest import emit
 from tests.delivery.receiver import Receiver
 
 FAST_WORKER = ["worker", "--once", "--timeout", "2", "--lease", "5", "--retry-base", "0", "--retry-max", "0"]
-
-
-@pytest.fixture
-def carehub(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("CAREHUB_DATABASE_URL", db_url)
-    monkeypatch.setenv("CAREHUB_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CAREHUB_SECRET_KEY", "cli-test-secret")
-    return CliRunner()
-
-
-def run(runner: CliRunner, *args: str, code: int = 0) -> Any:
-    result = runner.invoke(cli.app, list(args))
-    assert result.exit_code == code, (args, result.output, result.exception)
-    return json.loads(result.stdout) if "--json" in args else result.output
 
 
 def test_subscriptions_are_added_listed_disabled_and_enabled(carehub: CliRunner, world: World) -> None:

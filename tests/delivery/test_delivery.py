@@ -372,3 +372,37 @@ def test_a_graceful_stop_gives_back_what_was_claimed(db: Database, world: World)
 
 def test_the_worker_config_used_by_tests_is_fast() -> None:
     assert FAST.retry_base < 0.1
+
+
+def test_a_graceful_stop_finishes_requests_in_flight_and_gives_back_the_rest(
+    db: Database, world: World, receiver: Receiver
+) -> None:
+    import asyncio  # noqa: PLC0415
+
+    from carehub.platform.delivery.worker import Worker  # noqa: PLC0415
+
+    subscribe(db, world, receiver.url + "/hook")
+    receiver.delay = 0.3
+    emit(db, world.env.id, list(range(1, 21)))
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        worker = Worker(db, WorkerConfig(concurrency=2, per_subscription=2, timeout=2, lease=10, poll=0.05))
+
+        async def stop_once_sending() -> None:
+            while not receiver.received():  # noqa: ASYNC110 - the receiver is another thread's
+                await asyncio.sleep(0.01)
+            stop.set()
+
+        stopper = asyncio.create_task(stop_once_sending())
+        try:
+            return (await worker.run(stop=stop)).delivered
+        finally:
+            await stopper
+            worker.close()
+
+    delivered_count = asyncio.run(main())
+    assert delivered_count == len(receiver.received()) == 2  # the two in flight finished, nothing else was sent
+    assert statuses(db, world.tenant.id) == Counter(delivered=2, pending=18)
+    with db.read() as session:
+        assert session.scalars(select(Delivery.locked_by).where(Delivery.locked_by.is_not(None))).all() == []
