@@ -20,6 +20,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
+from carehub.platform.paging import ResultPage
 from carehub.platform.web import templating
 from carehub.platform.web.deps import ContainerDep, PageActor
 from carehub.roster.domain.patterns import DAY_CODES, parse_days
@@ -161,7 +162,7 @@ def _list_page(request: Request, template: str, results: str, context: dict[str,
         and request.headers.get("hx-target") == "results"
         and not request.headers.get("hx-history-restore-request")
     )
-    page: browse.ResultPage[Any] = context["page"]
+    page: ResultPage[Any] = context["page"]
     requested = context["query"].get("page")
     if requested and page.page != int(requested):
         problems.append(f"There is no page {requested}; showing page {page.page} of {page.pages}.")

@@ -35,6 +35,7 @@ from carehub.platform.delivery.tables import (
 from carehub.platform.delivery.transport import parse_url
 from carehub.platform.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RecordError
 from carehub.platform.outbox import OutboxEvent
+from carehub.platform.paging import ResultPage
 
 DEFAULT_TOPICS = ("publishing.",)
 DEFAULT_MAX_ATTEMPTS = 8
@@ -170,28 +171,8 @@ class DeliveryInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class DeliveryPage:
+class DeliveryPage(ResultPage["DeliveryInfo"]):
     """One page of deliveries, newest first."""
-
-    items: list[DeliveryInfo]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def first(self) -> int:
-        """The 1-based position of the first row shown (0 when empty)."""
-        return 0 if not self.items else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        """The 1-based position of the last row shown."""
-        return self.first + len(self.items) - 1 if self.items else 0
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from carehub.platform.audit import AuditEntry
 from carehub.platform.auth.actor import Actor
 from carehub.platform.db import Database
 from carehub.platform.errors import NotFound
+from carehub.platform.paging import ResultPage
 from carehub.roster.tables import Branch, Client, Contract, Group, PlanVisit, Visit, VisitAllocation, Worker
 
 PER_PAGE = 25
@@ -30,7 +31,6 @@ MAX_TERMS = 5
 WORKLOAD_DAYS = 7
 MAX_ID = 100
 
-T = TypeVar("T")
 AnySelect = Select[*tuple[Any, ...]]
 
 Allocation = Literal["unallocated", "partly", "allocated"]
@@ -49,31 +49,6 @@ class Option:
 
     value: str
     label: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResultPage(Generic[T]):
-    """One page of rows and the total that matched."""
-
-    items: list[T]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least one)."""
-        return max(1, -(-self.total // self.per_page))
-
-    @property
-    def first(self) -> int:
-        """The 1-based position of the first row shown (0 when empty)."""
-        return 0 if not self.items else (self.page - 1) * self.per_page + 1
-
-    @property
-    def last(self) -> int:
-        """The 1-based position of the last row shown."""
-        return self.first + len(self.items) - 1 if self.items else 0
 
 
 @dataclass(frozen=True, slots=True)
