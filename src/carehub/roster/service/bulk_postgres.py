@@ -602,7 +602,7 @@ def _rejection(kind: RecordKind, row: Sequence[Any]) -> Rejected:
 # ---------------------------------------------------------------- foreign keys of large loads
 
 # Rows written from which an import refreshes the planner's statistics of the tables it wrote.
-ANALYZE_FROM = 10_000
+ANALYZE_FROM = 500
 # Off unless the operator opts in (CAREHUB_IMPORT_SET_WISE_KEYS=true): dropping a key locks the
 # tables it joins for every tenant until the import commits, which suits an initial load into
 # a database nobody else is using, not a shared production database. See docs/operations.md.
