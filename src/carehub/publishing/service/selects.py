@@ -248,34 +248,44 @@ def _client_links(env: int, client_id: Any, *, on_monitored: bool) -> ColumnElem
     return or_(plan, allocated)
 
 
-def clients(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
-    """Clients with their rule columns and published copy."""
-    c, b, pub, pb = R.clients, R.branches, P_CLIENTS, P_BRANCHES
-    env = ctx.environment_id
+def _people(
+    env: int, roster: Any, published: Any, key: str, rules: list[Any], where: ColumnElement[bool]
+) -> Select[Any]:
+    """Clients or workers: names and branch, the rule columns, and the published copy to compare with."""
+    b, pb = R.branches, P_BRANCHES
     return (
         select(
-            c.c.id,
-            c.c.external_id,
-            c.c.first_name,
-            c.c.last_name,
+            roster.c.id,
+            roster.c.external_id,
+            roster.c.first_name,
+            roster.c.last_name,
             b.c.name.label("branch"),
-            (and_(c.c.status == "active", c.c.deleted_at.is_(None))).label("r_active"),
-            _client_links(env, c.c.id, on_monitored=True).label("r_monitored"),
-            _client_links(env, c.c.id, on_monitored=False).label("r_linked"),
-            pub.c.id.label("pub_id"),
-            pub.c.state.label("pub_state"),
-            pub.c.external_id.label("pub_external_id"),
-            pub.c.first_name.label("pub_first_name"),
-            pub.c.last_name.label("pub_last_name"),
+            *rules,
+            published.c.id.label("pub_id"),
+            published.c.state.label("pub_state"),
+            published.c.external_id.label("pub_external_id"),
+            published.c.first_name.label("pub_first_name"),
+            published.c.last_name.label("pub_last_name"),
             pb.c.name.label("pub_branch"),
         )
         .select_from(
-            c.join(b, b.c.id == c.c.branch_id)
-            .outerjoin(pub, pub.c.client_id == c.c.id)
-            .outerjoin(pb, pb.c.id == pub.c.branch_id)
+            roster.join(b, b.c.id == roster.c.branch_id)
+            .outerjoin(published, published.c[key] == roster.c.id)
+            .outerjoin(pb, pb.c.id == published.c.branch_id)
         )
-        .where(c.c.environment_id == env, where)
+        .where(roster.c.environment_id == env, where)
     )
+
+
+def clients(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
+    """Clients with their rule columns and published copy."""
+    c, env = R.clients, ctx.environment_id
+    rules = [
+        (and_(c.c.status == "active", c.c.deleted_at.is_(None))).label("r_active"),
+        _client_links(env, c.c.id, on_monitored=True).label("r_monitored"),
+        _client_links(env, c.c.id, on_monitored=False).label("r_linked"),
+    ]
+    return _people(env, c, P_CLIENTS, "client_id", rules, where)
 
 
 def client_eligible(env: int, c: Any) -> ColumnElement[bool]:
@@ -301,31 +311,13 @@ def worker_in_window(ctx: RunContext, worker_id: Any) -> ColumnElement[bool]:
 
 def workers(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
     """Workers with their rule columns and published copy."""
-    w, b, pub, pb = R.workers, R.branches, P_WORKERS, P_BRANCHES
-    return (
-        select(
-            w.c.id,
-            w.c.external_id,
-            w.c.first_name,
-            w.c.last_name,
-            b.c.name.label("branch"),
-            (and_(w.c.status == WORKER_ACTIVE, w.c.deleted_at.is_(None))).label("r_active"),
-            w.c.mobile_enabled.label("r_mobile"),
-            worker_in_window(ctx, w.c.id).label("r_in_window"),
-            pub.c.id.label("pub_id"),
-            pub.c.state.label("pub_state"),
-            pub.c.external_id.label("pub_external_id"),
-            pub.c.first_name.label("pub_first_name"),
-            pub.c.last_name.label("pub_last_name"),
-            pb.c.name.label("pub_branch"),
-        )
-        .select_from(
-            w.join(b, b.c.id == w.c.branch_id)
-            .outerjoin(pub, pub.c.worker_id == w.c.id)
-            .outerjoin(pb, pb.c.id == pub.c.branch_id)
-        )
-        .where(w.c.environment_id == ctx.environment_id, where)
-    )
+    w = R.workers
+    rules = [
+        (and_(w.c.status == WORKER_ACTIVE, w.c.deleted_at.is_(None))).label("r_active"),
+        w.c.mobile_enabled.label("r_mobile"),
+        worker_in_window(ctx, w.c.id).label("r_in_window"),
+    ]
+    return _people(ctx.environment_id, w, P_WORKERS, "worker_id", rules, where)
 
 
 def plan_visit_published(plan_visit_id: Any) -> ColumnElement[bool]:
