@@ -29,6 +29,9 @@ class Actor:
     tenant_id: int | None = None
     role: Role = Role.ADMIN
     environment_id: int | None = None
+    # Roster branch ids this caller may see; None means every branch of the tenant (admins,
+    # API tokens, Carehub itself). Set at sign-in from the user's branch grants.
+    branch_ids: frozenset[int] | None = None
 
     @property
     def is_admin(self) -> bool:
