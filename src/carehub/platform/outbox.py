@@ -8,7 +8,7 @@ exists if and only if its change was committed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -45,6 +45,9 @@ class Event:
     entity_id: int
     payload: dict[str, Any]
     environment_id: int | None = None
+    # Records of other kinds this record was linked to before the change and may have left
+    # (kind -> primary keys), for in-transaction listeners; not stored. None: not reported.
+    left: Mapping[str, frozenset[int]] | None = None
 
 
 OUTBOX_COLUMNS = ("created_at", "topic", "environment_id", "entity", "entity_id", "payload")
@@ -57,6 +60,9 @@ class Touched:
     environment_id: int
     entity: str
     ids: frozenset[int]
+    # Records of other kinds that ``ids`` were linked to before the change (kind -> primary
+    # keys). None when the writer did not report them: a listener must then find them itself.
+    left: Mapping[str, frozenset[int]] | None = None
 
 
 Listener = Callable[[Session, Touched], None]
@@ -97,10 +103,20 @@ def emit_many(session: Session, events: Iterable[Event]) -> int:
     append_rows(session, core_table(OutboxEvent), OUTBOX_COLUMNS, rows)
     if _listeners:
         groups: dict[tuple[str, int, str], set[int]] = defaultdict(set)
+        left: dict[tuple[str, int, str], dict[str, set[int]] | None] = {}
         for e in batch:
             if e.environment_id is not None:
-                prefix = e.topic.rsplit(".", 1)[0] + "."
-                groups[prefix, e.environment_id, e.entity].add(e.entity_id)
-        for (prefix, env, entity), ids in groups.items():
-            touched(session, prefix, Touched(env, entity, frozenset(ids)))
+                key = (e.topic.rsplit(".", 1)[0] + ".", e.environment_id, e.entity)
+                groups[key].add(e.entity_id)
+                known = left.setdefault(key, {})
+                if e.left is None or known is None:
+                    left[key] = None
+                else:
+                    for kind, linked in e.left.items():
+                        known.setdefault(kind, set()).update(linked)
+        for key, ids in groups.items():
+            prefix, env, entity = key
+            was = left[key]
+            reported = None if was is None else {kind: frozenset(i) for kind, i in was.items()}
+            touched(session, prefix, Touched(env, entity, frozenset(ids), reported))
     return len(rows)

@@ -38,6 +38,7 @@ class _Closure:
         self.environment_id = environment_id
         self.dialect = session.get_bind().dialect.name
         self.moved: set[str] = set()  # kinds of record whose links may have moved: "visit", "plan_visit"
+        self.unreported = False  # the roster did not say which links its change left behind
         env = environment_in(session, environment_id)
         today = schedules.local_today(utc_now(), env.zone)
         self.window_start = schedules.window(today, today, env.zone).start
@@ -122,14 +123,26 @@ class _Closure:
                     select(P_CARE_PLANS.c.client_id).where(self._in(P_CARE_PLANS.c.plan_visit_id, s.plan_visits)),
                 ),
             )
-        if self.moved:
+        if self.moved and self.unreported:
             self.add_unlinked()
         if self.size() > MAX_SCOPE:
             return Scope.everything()
         return Scope(self.visits, self.plan_visits, self.clients, self.workers)
 
+    def add_left(self, left: outbox.Touched) -> None:
+        """The clients, plan visits and workers the touched records were linked to before the change."""
+        if left.left is None:
+            self.unreported = True
+            return
+        self.clients |= left.left.get("client", frozenset())
+        self.plan_visits |= left.left.get("plan_visit", frozenset())
+        self.workers |= left.left.get("worker", frozenset())
+
     def add_unlinked(self) -> None:
         """Published clients and workers that a moved link may have left with no link at all.
+
+        Needed only when the roster did not report the links its change left
+        (:attr:`carehub.platform.outbox.Touched.left`), as a bulk load does not.
 
         A visit or plan visit moved to another client, or a worker taken off a
         visit that never published (confirmed before publishing), leaves no trace
@@ -176,6 +189,7 @@ def scope_of(session: Session, changed: outbox.Touched) -> Scope:
         return Scope.everything()
     closure = _Closure(session, changed.environment_id)
     closure.add(changed.entity, set(changed.ids))
+    closure.add_left(changed)
     return closure.finish()
 
 

@@ -6,6 +6,7 @@ in it. Repeating a call changes nothing the second time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -49,7 +50,9 @@ def _emit(
     ext: str,
     action: str,
     changes: dict[str, Any],
+    left: Mapping[str, frozenset[int]] | None = None,
 ) -> None:
+    """Audit and emit one change; ``left`` names the records it unlinked (none if omitted)."""
     audit.record(
         session, actor, audit.Change(kind.value, pk, action, changes, external_id=ext, environment_id=environment_id)
     )
@@ -62,6 +65,7 @@ def _emit(
                 pk,
                 {"id": ext, "changed": sorted(changes)},
                 environment_id,
+                left={} if left is None else left,
             )
         ],
     )
@@ -190,6 +194,7 @@ def do_deallocate_worker(
             visit_id,
             "deallocate",
             {"worker_ids": [sorted(state.allocated), sorted(state.allocated - {worker_id})]},
+            left={"worker": frozenset({worker_pk})} if worker_pk is not None else None,
         )
         return RecordResult(0, visit_id, Outcome.UPDATED, visit.version)
 

@@ -356,7 +356,7 @@ def _apply_records(  # noqa: C901, PLR0912, PLR0915 - one pass over the batch, k
     if kind is RecordKind.VISIT:
         known[RecordKind.WORKER] = worker_ext
     _externalise(session, internal, known)
-    _record(session, actor, environment_id, kind, state, applied)
+    _record(session, actor, environment_id, kind, state, old_state, applied)
     return results
 
 
@@ -435,6 +435,7 @@ def _record(
     environment_id: int,
     kind: RecordKind,
     state: dict[str, _State],
+    old_state: dict[str, _State],
     applied: list[_Applied],
 ) -> None:
     audit.record_many(
@@ -461,7 +462,26 @@ def _record(
                 state[a.external_id].id or 0,
                 {"id": a.external_id, "version": a.result.version, "changed": sorted(a.changes)},
                 environment_id=environment_id,
+                left=links_left(old_state.get(a.external_id), state[a.external_id]),
             )
             for a in applied
         ),
     )
+
+
+_LINKS = (("client_id", "client"), ("plan_visit_id", "plan_visit"))
+
+
+def links_left(before: _State | None, after: _State) -> dict[str, frozenset[int]]:
+    """The clients, plan visits and workers a visit or plan visit was linked to and no longer is."""
+    if before is None:
+        return {}
+    left = {
+        kind: frozenset({before.row[column]})
+        for column, kind in _LINKS
+        if before.row.get(column) is not None and before.row[column] != after.row.get(column)
+    }
+    gone = (before.workers or frozenset()) - (after.workers or frozenset())
+    if gone:
+        left["worker"] = gone
+    return left
