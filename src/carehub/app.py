@@ -23,6 +23,12 @@ from carehub.publishing.mobile import api as mobile_api
 from carehub.publishing.mobile import web as mobile_web
 from carehub.roster import api as roster_api
 from carehub.roster import web as roster_web
+from carehub.tenancy import api as tenancy_api
+from carehub.tenancy import web as tenancy_web
+from carehub.tenancy.access import api as access_api
+from carehub.tenancy.access import web as access_web
+from carehub.tenancy.forms import api as forms_api
+from carehub.tenancy.forms import web as forms_web
 
 STATIC = Path(__file__).parent / "platform" / "web" / "static"
 
@@ -67,4 +73,13 @@ def create_app(container: bootstrap.Container | None = None, settings: Settings 
     app.include_router(delivery_api.router)
     app.include_router(delivery_web.router)
     delivery_web.add_navigation()
+    app.include_router(tenancy_api.router)
+    app.include_router(tenancy_web.router)
+    tenancy_web.add_navigation()
+    app.include_router(access_api.router)
+    app.include_router(access_web.router)
+    access_web.add_navigation()
+    app.include_router(forms_api.router)
+    app.include_router(forms_web.router)
+    forms_web.add_navigation()
     return app

@@ -21,6 +21,9 @@ from carehub.roster.domain.kinds import RecordKind
 from carehub.roster.service import queries
 from carehub.roster.service.imports import do_import_file
 from carehub.tenancy import service as tenancy
+from carehub.tenancy.access import cli as access_cli
+from carehub.tenancy.cli import env_app
+from carehub.tenancy.forms.cli import forms_app, services_app
 
 app = typer.Typer(help="Carehub: open, immediate, explainable home-care integration.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -37,6 +40,10 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(publishing_cli.app)  # explain, status and publishing ...
 app.add_typer(mobile_app, name="mobile")
 app.add_typer(deliveries_app, name="deliveries")
+app.add_typer(env_app, name="env")
+app.add_typer(forms_app, name="forms")
+app.add_typer(services_app, name="services")
+user_app.add_typer(access_cli.app)  # user grant, revoke, set-role, deactivate
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant name (default: the only tenant).")]
@@ -146,17 +153,9 @@ def user_create(
 
 @user_app.command("list")
 def user_list(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
-    """List users."""
+    """List users with their role and the branches they see."""
     container = _container()
-    users = auth.list_users(container.db, _tenant(container, tenant, as_json=as_json).id)
-    if as_json:
-        emit_json([{"id": u.id, "username": u.username, "role": u.role.value, "active": u.active} for u in users])
-    else:
-        emit_table(
-            "Users",
-            ["id", "username", "name", "role", "active"],
-            [(u.id, u.username, u.display_name, u.role.value, u.active) for u in users],
-        )
+    access_cli.list_rows(container, _tenant(container, tenant, as_json=as_json).id, as_json=as_json)
 
 
 @user_app.command("set-password")

@@ -10,6 +10,7 @@ import carehub.platform.outbox
 import carehub.publishing.mobile.tables
 import carehub.publishing.tables
 import carehub.roster.tables
+import carehub.tenancy.forms.tables
 import carehub.tenancy.tables  # noqa: F401 - imported for their tables
 from carehub.platform.db import Base
 

@@ -153,7 +153,9 @@ def test_cli_demo_load_small_json_and_if_empty(cli_env: dict[str, str], containe
     before = stored_counts(container.db, env_id)
     assert before == data.counts()
     for s in summary["sign_ins"]:
-        auth.authenticate(container.db, s["username"], s["password"])
+        signed_in = auth.authenticate(container.db, s["username"], s["password"])
+        # The demo's branch manager and coordinator are granted a branch, so they see something (docs/access.md).
+        assert signed_in.branch_ids is None if s["role"] == "admin" else len(signed_in.branch_ids or ()) == 1
 
     second = runner.invoke(app, ["demo", "load", "--scale", "small", "--json", "--if-empty"], env=cli_env)
     assert second.exit_code == 0, second.output

@@ -200,18 +200,20 @@ def test_only_an_administrator_changes_monitored_contracts_on_the_page(
 ) -> None:
     roster(api)
     sign_in(browser, db, world, Role.COORDINATOR)
+    # Tenant configuration and health count every branch: a coordinator (branch-scoped) is refused (docs/access.md).
     page = browser.get("/publishing/contracts")
-    assert page.status_code == 200
-    assert "Only an administrator can change monitored contracts" in page.text
-    assert 'value="save"' not in page.text
-    assert " disabled" in page.text
-    form = {"csrf": csrf_of(page.text), "monitored": ["K1"], "shown": ["K1", "K2"], "action": "save"}
+    assert page.status_code == 403
+    assert "only a tenant administrator" in page.text.lower()
+    admin = sign_in(TestClient(browser.app, headers=dict(browser.headers), follow_redirects=False), db, world)
+    form = {"csrf": csrf_of(admin.get("/publishing/contracts").text), "shown": ["K1", "K2"], "action": "save"}
     r = browser.post("/publishing/contracts", data=form)
     assert r.status_code == 403
-    assert "only an administrator can change monitored contracts" in r.text.lower()
     assert [c["monitored"] for c in api.get("/api/v1/publishing/contracts").json()] == [False, False]
-    # A coordinator may still publish schedules and read health.
-    assert browser.get("/publishing/health").status_code == 200
+    for path in ("/publishing/health", "/publishing/schedules"):
+        assert browser.get(path).status_code == 403, path
+    # Explain (of their own branches' records) is still theirs.
+    assert browser.get("/publishing/explain").status_code == 200
+    assert browser.get("/publishing", follow_redirects=False).headers["location"] == "/publishing/explain"
 
 
 # ---------------------------------------------------------------- monitored contracts

@@ -185,5 +185,9 @@ def test_care_workers_may_not_read_status(api: TestClient, db: Database, world: 
     worker = Actor(kind="user", id=99, label="cw", tenant_id=world.tenant.id, role=Role.CARE_WORKER)
     with pytest.raises(PermissionDenied, match="care workers"):
         status.read_status(db, worker, world.env.id)
+    # The status counts every branch's records: tenant administrators only (docs/access.md).
     coordinator = Actor(kind="user", id=98, label="co", tenant_id=world.tenant.id, role=Role.COORDINATOR)
-    assert status.read_status(db, coordinator, world.env.id).health is Health.WARNING
+    with pytest.raises(PermissionDenied, match="tenant administrator"):
+        status.read_status(db, coordinator, world.env.id)
+    admin = Actor(kind="user", id=97, label="ad", tenant_id=world.tenant.id, role=Role.ADMIN)
+    assert status.read_status(db, admin, world.env.id).health is Health.WARNING

@@ -162,6 +162,7 @@ def _load(
         )
         publish_started = time.perf_counter()
         published = run(lambda: load.publish(db, actor, env.id, data, today), as_json=as_json)
+        run(lambda: load.grant_demo_branches(db, actor, t), as_json=as_json)
     rejected = sum(r.rejected for r in results.values())
     summary.update(
         {

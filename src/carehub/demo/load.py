@@ -37,6 +37,7 @@ from carehub.roster.service.changes import do_confirm_visit
 from carehub.roster.service.imports import do_import_file
 from carehub.roster.service.upsert import do_upsert_batch
 from carehub.tenancy import service as tenancy
+from carehub.tenancy.access import service as access
 
 Progress = Callable[[str, int], None]
 """``progress(step, n)``: ``n`` more records done in ``step`` (a record kind's value, ``write:<kind>`` or
@@ -264,6 +265,25 @@ def confirm_visits(
             pass
         progress("confirm", 1)
     return changed
+
+
+def grant_demo_branches(db: Database, actor: Actor, tenant: tenancy.TenantInfo) -> dict[str, str]:
+    """Give the demo's branch manager and coordinator the first branch (by name), if they have none yet.
+
+    Without a branch they would see nothing (docs/access.md). Returns username -> branch id granted.
+    """
+    choices = access.branch_choices(db, actor, tenant_id=tenant.id)
+    granted: dict[str, str] = {}
+    if not choices:
+        return granted
+    first = choices[0]
+    for u in access.list_users(db, actor, tenant_id=tenant.id):
+        if u.user.role in access.GRANTABLE_ROLES and not u.branches:
+            access.do_grant_branch(
+                db, actor, u.user.username, first.external_id, environment_id=first.environment_id, tenant_id=tenant.id
+            )
+            granted[u.user.username] = first.external_id
+    return granted
 
 
 def publish(db: Database, actor: Actor, environment_id: int, data: DemoData, today: date) -> dict[str, Any]:

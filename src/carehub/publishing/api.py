@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator
 
+from carehub.platform.auth import permissions
 from carehub.platform.web.deps import ApiActor, ContainerDep
 from carehub.publishing.service import config, explain, status
 from carehub.publishing.service.runs import RunResult
@@ -162,6 +163,7 @@ def explain_record(kind: KindPath, external_id: IdPath, actor: ApiActor, contain
 
 @router.get("/publishing/contracts", tags=["Publishing"], summary="Contracts and whether they are monitored")
 def list_contracts(actor: ApiActor, container: ContainerDep) -> list[ContractOut]:
+    permissions.require_admin(actor, "see monitored contracts (tenant configuration)")
     env = environment_for(container.db, actor)
     return [
         ContractOut(
@@ -182,6 +184,7 @@ def set_contracts(body: ContractsIn, actor: ApiActor, container: ContainerDep) -
 
 @router.get("/publishing/schedules", tags=["Publishing"], summary="Groups and their publish schedules")
 def list_schedules(actor: ApiActor, container: ContainerDep) -> list[ScheduleOut]:
+    permissions.require_admin(actor, "see publish schedules (tenant configuration)")
     env = environment_for(container.db, actor)
     return [
         ScheduleOut(
@@ -214,6 +217,7 @@ def reconcile(actor: ApiActor, container: ContainerDep, body: ReconcileIn | None
 
 @router.get("/publishing/settings", tags=["Publishing"], summary="Publishing settings")
 def get_settings(actor: ApiActor, container: ContainerDep) -> SettingsOut:
+    permissions.require_admin(actor, "see publishing settings (tenant configuration)")
     env = environment_for(container.db, actor)
     return SettingsOut.model_validate(status.settings_of(container.db, env.id).as_dict())
 

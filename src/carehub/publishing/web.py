@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from carehub.platform.auth import permissions
 from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.errors import InvalidInput, NotFound
@@ -108,8 +109,16 @@ def staff_environment(request: Request, actor: PageActor, container: ContainerDe
     return page_environment(request, actor, container)
 
 
+def admin_environment(request: Request, actor: PageActor, container: ContainerDep) -> EnvironmentInfo:
+    """As :func:`page_environment`, for tenant configuration and health: tenant administrators only."""
+    status.require_staff(actor)
+    permissions.require_admin(actor, "see or change tenant configuration and the integration's health")
+    return page_environment(request, actor, container)
+
+
 PageEnv = Annotated[EnvironmentInfo, Depends(page_environment)]
 StaffEnv = Annotated[EnvironmentInfo, Depends(staff_environment)]
+AdminEnv = Annotated[EnvironmentInfo, Depends(admin_environment)]
 
 
 def _is_htmx(request: Request) -> bool:
@@ -124,12 +133,15 @@ def _deliveries_href(request: Request) -> str | None:
 
 def _render(request: Request, template: str, tab: str, context: dict[str, Any], status_code: int = 200) -> Response:
     notice = request.session.pop(FLASH, None)
-    deliveries = _deliveries_href(request)
+    actor = getattr(request.state, "actor", None)
+    admin = actor is not None and permissions.can(actor, permissions.Permission.CONFIGURE)
+    deliveries = _deliveries_href(request) if admin else None
+    tabs = TABS if admin else tuple(t for t in TABS if t[0] == "explain")
     return templating.render(
         request,
         template,
         {
-            "tabs": (*TABS, ("deliveries", "Deliveries", deliveries)) if deliveries else TABS,
+            "tabs": (*tabs, ("deliveries", "Deliveries", deliveries)) if deliveries else tabs,
             "deliveries_href": deliveries,
             "tab": tab,
             "notice": notice if isinstance(notice, str) else None,
@@ -188,7 +200,10 @@ def stylesheet() -> Response:
 
 
 @router.get("/publishing")
-def publishing_home(_actor: PageActor) -> Response:
+def publishing_home(actor: PageActor) -> Response:
+    status.require_staff(actor)
+    if not permissions.can(actor, permissions.Permission.CONFIGURE):
+        return RedirectResponse("/publishing/explain", status_code=303)
     return RedirectResponse("/publishing/schedules", status_code=303)
 
 
@@ -214,7 +229,7 @@ def _schedules_context(container: ContainerDep, env: EnvironmentInfo, **extra: A
 
 
 @router.get("/publishing/schedules")
-def schedules_page(request: Request, container: ContainerDep, env: StaffEnv) -> Response:
+def schedules_page(request: Request, container: ContainerDep, env: AdminEnv) -> Response:
     return _render(request, "publishing/schedules.html", "schedules", _schedules_context(container, env))
 
 
@@ -223,7 +238,7 @@ def publish_schedules(
     request: Request,
     actor: PageActor,
     container: ContainerDep,
-    env: StaffEnv,
+    env: AdminEnv,
     until: Annotated[str, Form()] = "",
     group: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults per request
     action: Annotated[str, Form()] = "preview",
@@ -294,7 +309,7 @@ def _contracts_context(container: ContainerDep, env: EnvironmentInfo, **extra: A
 
 
 @router.get("/publishing/contracts")
-def contracts_page(request: Request, container: ContainerDep, env: StaffEnv) -> Response:
+def contracts_page(request: Request, container: ContainerDep, env: AdminEnv) -> Response:
     return _render(request, "publishing/contracts.html", "contracts", _contracts_context(container, env))
 
 
@@ -303,7 +318,7 @@ def save_contracts(
     request: Request,
     actor: PageActor,
     container: ContainerDep,
-    env: StaffEnv,
+    env: AdminEnv,
     monitored: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI copies defaults per request
     shown: Annotated[list[str], Form()] = [],  # noqa: B006
     action: Annotated[str, Form()] = "preview",
@@ -444,7 +459,7 @@ def _chart(days: list[status.DayCount], today: date) -> dict[str, Any]:
 
 
 @router.get("/publishing/health")
-def health_page(request: Request, actor: PageActor, container: ContainerDep, env: StaffEnv) -> Response:
+def health_page(request: Request, actor: PageActor, container: ContainerDep, env: AdminEnv) -> Response:
     found = status.read_status(container.db, actor, env.id)
     today = _today(env)
     context = {
@@ -465,7 +480,7 @@ def reconcile(
     request: Request,
     actor: PageActor,
     container: ContainerDep,
-    env: StaffEnv,
+    env: AdminEnv,
     action: Annotated[str, Form()] = "preview",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Query, Response, UploadFile
 from pydantic import BaseModel, Field, WithJsonSchema
 
+from carehub.platform.auth import permissions
 from carehub.platform.errors import InvalidInput, RecordError
 from carehub.platform.web.deps import ApiActor, ContainerDep
 from carehub.roster.domain.kinds import RecordKind
@@ -28,6 +29,10 @@ router = APIRouter(prefix="/api/v1")
 IdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=NO_NUL)]
 TextQuery = Annotated[str | None, Query(max_length=200, pattern=NO_NUL)]
 MAX_PAGE = 1_000_000
+EnvironmentQuery = Annotated[
+    int | None,
+    Query(ge=1, le=2_147_483_647, description="For signed-in users: an environment of their tenant (default: primary)"),
+]
 
 
 class CancelIn(BaseModel):
@@ -94,9 +99,12 @@ def _add_kind_routes(kind: RecordKind) -> None:  # noqa: C901 - one closure per 
         return BatchResultOut.model_validate(result.as_dict())
 
     @router.get(f"/{plural}/{{external_id}}", tags=[tag], summary=f"Read one {kind.value.replace('_', ' ')}")
-    def get_one(external_id: IdPath, actor: ApiActor, container: ContainerDep) -> dict[str, Any]:
-        env = environment_for(container.db, actor)
-        item = queries.get_record(container.db, env.id, kind, external_id)
+    def get_one(
+        external_id: IdPath, actor: ApiActor, container: ContainerDep, environment: EnvironmentQuery = None
+    ) -> dict[str, Any]:
+        permissions.require_staff(actor)
+        env = environment_for(container.db, actor, environment)
+        item = queries.do_view_record(container.db, actor, env.id, kind, external_id)
         item.pop("_pk", None)
         return item
 
@@ -110,8 +118,10 @@ def _add_kind_routes(kind: RecordKind) -> None:  # noqa: C901 - one closure per 
         start_to: datetime | None = None,
         page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
         per_page: Annotated[int, Query(ge=1, le=queries.MAX_PER_PAGE)] = 50,
+        environment: EnvironmentQuery = None,
     ) -> dict[str, Any]:
-        env = environment_for(container.db, actor)
+        permissions.require_staff(actor)
+        env = environment_for(container.db, actor, environment)
         for name, value in (("start_from", start_from), ("start_to", start_to)):
             if value is not None and value.tzinfo is None:
                 raise InvalidInput(
@@ -128,6 +138,7 @@ def _add_kind_routes(kind: RecordKind) -> None:  # noqa: C901 - one closure per 
             start_to=start_to,
             page=page,
             per_page=per_page,
+            branch_ids=actor.branch_ids,
         )
         for item in result.items:
             item.pop("_pk", None)
@@ -159,9 +170,13 @@ def _add_kind_routes(kind: RecordKind) -> None:  # noqa: C901 - one closure per 
         actor: ApiActor,
         container: ContainerDep,
         views: Annotated[bool, Query(description="Also list who opened the record (action 'view').")] = False,
+        environment: EnvironmentQuery = None,
     ) -> HistoryOut:
-        env = environment_for(container.db, actor)
-        entries = queries.record_history(container.db, env.id, kind, external_id, include_views=views)
+        permissions.require_staff(actor)
+        env = environment_for(container.db, actor, environment)
+        entries = queries.record_history(
+            container.db, env.id, kind, external_id, include_views=views, branch_ids=actor.branch_ids
+        )
         return HistoryOut.model_validate(
             {"kind": kind.value, "id": external_id, "entries": [e.as_dict() for e in entries]}
         )

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from carehub.platform.auth import permissions
 from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.paging import ResultPage
@@ -58,7 +59,11 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 
 def page_environment(request: Request, actor: PageActor, container: ContainerDep) -> EnvironmentInfo:
-    """The signed-in user's environment (their tenant's primary); sets the shell's tenant and zone."""
+    """The signed-in user's environment (their tenant's primary); sets the shell's tenant and zone.
+
+    Care workers use the mobile app only: the roster pages refuse them.
+    """
+    permissions.require_staff(actor)
     env = tenancy.environment_for(container.db, actor)
     request.state.timezone = env.timezone
     request.state.tenant_name = _tenant_name(request, container, actor)
@@ -181,16 +186,16 @@ def home(_actor: PageActor) -> Response:
 
 
 @router.get("/roster/clients")
-def clients(request: Request, container: ContainerDep, env: PageEnv) -> Response:
+def clients(request: Request, actor: PageActor, container: ContainerDep, env: PageEnv) -> Response:
     form = QueryInput(request.query_params)
-    branches = browse.branch_options(container.db, env.id)
+    branches = browse.branch_options(container.db, env.id, branch_ids=actor.branch_ids)
     flt = browse.ClientFilter(
         q=form.text("q", "Search"),
         status=form.choice("status", "Status", browse.CLIENT_STATUSES),
         branch=form.choice("branch", "Branch", [b.value for b in branches]),
     )
     page_no = form.page()
-    result = browse.list_clients(container.db, env.id, flt, page_no)
+    result = browse.list_clients(container.db, env.id, flt, page_no, branch_ids=actor.branch_ids)
     if page_no > 1:
         form.query["page"] = str(page_no)
     context = {
@@ -213,9 +218,9 @@ def client(request: Request, external_id: str, actor: PageActor, container: Cont
 
 
 @router.get("/roster/workers")
-def workers(request: Request, container: ContainerDep, env: PageEnv) -> Response:
+def workers(request: Request, actor: PageActor, container: ContainerDep, env: PageEnv) -> Response:
     form = QueryInput(request.query_params)
-    branches = browse.branch_options(container.db, env.id)
+    branches = browse.branch_options(container.db, env.id, branch_ids=actor.branch_ids)
     flt = browse.WorkerFilter(
         q=form.text("q", "Search"),
         status=form.choice("status", "Status", browse.WORKER_STATUSES),
@@ -223,7 +228,7 @@ def workers(request: Request, container: ContainerDep, env: PageEnv) -> Response
         branch=form.choice("branch", "Branch", [b.value for b in branches]),
     )
     page_no = form.page()
-    result = browse.list_workers(container.db, env.id, flt, utc_now(), page_no)
+    result = browse.list_workers(container.db, env.id, flt, utc_now(), page_no, branch_ids=actor.branch_ids)
     if page_no > 1:
         form.query["page"] = str(page_no)
     context = {
@@ -272,7 +277,7 @@ def _visit_window(form: QueryInput, env: EnvironmentInfo) -> tuple[date, date]:
 
 
 @router.get("/roster/visits")
-def visits(request: Request, container: ContainerDep, env: PageEnv) -> Response:
+def visits(request: Request, actor: PageActor, container: ContainerDep, env: PageEnv) -> Response:
     form = QueryInput(request.query_params)
     start, end = _visit_window(form, env)
     allocation = form.choice("allocation", "Allocation", browse.ALLOCATIONS)
@@ -285,7 +290,7 @@ def visits(request: Request, container: ContainerDep, env: PageEnv) -> Response:
         client=form.text("client", "Client search"),
     )
     page_no = form.page()
-    result = browse.list_visits(container.db, env.id, flt, page_no)
+    result = browse.list_visits(container.db, env.id, flt, page_no, branch_ids=actor.branch_ids)
     if page_no > 1:
         form.query["page"] = str(page_no)
     today = _today(env)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -14,7 +15,13 @@ from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
 from carehub.platform.errors import Conflict, InvalidInput, NotFound, RecordError
-from carehub.tenancy.tables import Environment, Tenant
+from carehub.tenancy.domain.naming import (
+    DEFAULT_USERNAME_FORMAT,
+    DEFAULT_VISIT_ID_FORMAT,
+    Convention,
+    prefix_problems,
+)
+from carehub.tenancy.tables import Environment, EnvironmentLogin, Tenant
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,11 +35,39 @@ class EnvironmentInfo:
     is_primary: bool
     status: str
     timezone: str
+    branch_format: str | None = None
+    username_format: str | None = None
+    visit_id_format: str | None = None
+    connected_at: datetime | None = None
+    paused_at: datetime | None = None
+    source_tenant_id: int | None = None
+    created_at: datetime | None = None
 
     @property
     def zone(self) -> ZoneInfo:
         """The tenant's time zone."""
         return ZoneInfo(self.timezone)
+
+    @property
+    def paused(self) -> bool:
+        """Publishing for this environment is paused (roster writes are still stored)."""
+        return self.paused_at is not None
+
+    @property
+    def convention(self) -> Convention | None:
+        """How its names are published; None when they publish unchanged (the primary environment).
+
+        An environment gets its convention when it is connected
+        (:func:`carehub.tenancy.connect.do_connect_environment`).
+        """
+        if self.is_primary or not self.prefix or not self.branch_format:
+            return None
+        return Convention(
+            self.prefix,
+            self.branch_format,
+            self.username_format or DEFAULT_USERNAME_FORMAT,
+            self.visit_id_format or DEFAULT_VISIT_ID_FORMAT,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +120,19 @@ def do_create_tenant(
 
 
 def do_create_environment(db: Database, actor: Actor, *, tenant_id: int, name: str, prefix: str) -> EnvironmentInfo:
-    """Add a rostering environment to a tenant, with its unique prefix.
+    """Add a rostering environment to a tenant, with its unique prefix, and no naming convention.
 
-    Minimal on purpose: the self-serve connection with a dry run builds on it.
+    Minimal on purpose (tests and tools): providers connect environments with
+    :func:`carehub.tenancy.connect.do_connect_environment`, which sets the
+    naming convention after a dry run.
     """
     name, prefix = name.strip(), prefix.strip()
     errors = [
         RecordError(None, name, field, value, f"1 to {limit} characters")
-        for field, value, limit in (("name", name, 100), ("prefix", prefix, 40))
+        for field, value, limit in (("name", name, 100),)
         if not value or len(value) > limit or "\x00" in value
     ]
+    errors += [RecordError(None, name, p.field, p.value, p.expected) for p in prefix_problems(prefix)]
     if errors:
         raise InvalidInput("environment name or prefix refused", errors=errors)
     with db.transaction() as session:
@@ -132,7 +170,22 @@ def do_create_environment(db: Database, actor: Actor, *, tenant_id: int, name: s
 
 
 def _env_info(env: Environment, tenant: Tenant) -> EnvironmentInfo:
-    return EnvironmentInfo(env.id, env.tenant_id, env.name, env.prefix, env.is_primary, env.status, tenant.timezone)
+    return EnvironmentInfo(
+        env.id,
+        env.tenant_id,
+        env.name,
+        env.prefix,
+        env.is_primary,
+        env.status,
+        tenant.timezone,
+        env.branch_format,
+        env.username_format,
+        env.visit_id_format,
+        env.connected_at,
+        env.paused_at,
+        env.source_tenant_id,
+        env.created_at,
+    )
 
 
 def get_environment(db: Database, environment_id: int) -> EnvironmentInfo:
@@ -215,3 +268,20 @@ def environment_in(session: Session, environment_id: int) -> EnvironmentInfo:
     if row is None:
         raise NotFound(f"no environment {environment_id}")
     return _env_info(row[0], row[1])
+
+
+def reserved_usernames(session: Session, tenant_id: int) -> set[str]:
+    """Usernames reserved at connection for workers of the tenant's added environments."""
+    return set(session.scalars(select(EnvironmentLogin.new_username).where(EnvironmentLogin.tenant_id == tenant_id)))
+
+
+def reserved_for(session: Session, environment_id: int, worker_ids: Collection[int]) -> dict[int, str]:
+    """The username reserved for each of these workers (roster ids) of the environment, where one is."""
+    if not worker_ids:
+        return {}
+    rows = session.execute(
+        select(EnvironmentLogin.worker_id, EnvironmentLogin.new_username).where(
+            EnvironmentLogin.environment_id == environment_id, EnvironmentLogin.worker_id.in_(sorted(worker_ids))
+        )
+    )
+    return {int(w): str(u) for w, u in rows}

@@ -15,6 +15,7 @@ from carehub.platform.db import Database
 from carehub.platform.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound, PermissionDenied
 from carehub.publishing.mobile import service as mobile
 from carehub.publishing.mobile.tables import MobileLinkCode
+from carehub.tenancy.access import service as access
 from tests.conftest import World
 from tests.publishing.mobile.conftest import Published
 
@@ -144,6 +145,10 @@ def test_codes_only_for_published_workers_and_only_by_coordinators(
     auth.do_create_user(
         db, staff, tenant_id=world.tenant.id, username="coord", password="x" * 12, role=Role.COORDINATOR
     )
+    coordinator = auth.authenticate(db, "coord", "x" * 12)
+    with pytest.raises(NotFound):  # a coordinator sees only the branches granted to them (docs/access.md)
+        mobile.do_issue_link_code(db, coordinator, world.env.id, "W01")
+    access.do_grant_branch(db, staff, "coord", "B1")
     coordinator = auth.authenticate(db, "coord", "x" * 12)
     assert mobile.do_issue_link_code(db, coordinator, world.env.id, "W01").username == "jo.bloggs"
     assert _audit(db, "mobile_link_code") == [("issue", "user")]

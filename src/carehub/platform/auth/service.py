@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from carehub.platform import audit
 from carehub.platform.auth.actor import Actor, Role
@@ -19,10 +20,17 @@ from carehub.platform.auth.passwords import (
     needs_rehash,
     verify_password,
 )
-from carehub.platform.auth.tables import ApiToken, User
+from carehub.platform.auth.permissions import require_admin
+from carehub.platform.auth.tables import ApiToken, BranchGrant, User
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
-from carehub.platform.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound, RecordError
+from carehub.platform.errors import (
+    AuthenticationRequired,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RecordError,
+)
 
 TOKEN_PREFIX = "chk_"  # noqa: S105 - a public marker, not a secret
 # A precomputed hash so that a sign-in with an unknown username costs as much as a real one.
@@ -66,8 +74,18 @@ def _token_info(t: ApiToken) -> TokenInfo:
     )
 
 
-def _actor_for_user(u: User) -> Actor:
-    return Actor(kind="user", id=u.id, label=u.username, tenant_id=u.tenant_id, role=Role(u.role))
+def granted_branch_ids(session: Session, user_id: int) -> frozenset[int]:
+    """The roster branch ids granted to a user."""
+    return frozenset(
+        int(b) for b in session.scalars(select(BranchGrant.branch_id).where(BranchGrant.user_id == user_id))
+    )
+
+
+def _actor_for_user(session: Session, u: User) -> Actor:
+    role = Role(u.role)
+    # Tenant administrators see every branch; everyone else sees only the branches granted to them.
+    branches = None if role is Role.ADMIN else granted_branch_ids(session, u.id)
+    return Actor(kind="user", id=u.id, label=u.username, tenant_id=u.tenant_id, role=role, branch_ids=branches)
 
 
 def hash_token(token: str) -> str:
@@ -151,7 +169,7 @@ def authenticate(db: Database, username: str, password: str) -> Actor:
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
         user.last_sign_in_at = utc_now()
-        return _actor_for_user(user)
+        return _actor_for_user(session, user)
 
 
 def actor_for_user_id(db: Database, user_id: int) -> Actor | None:
@@ -160,7 +178,7 @@ def actor_for_user_id(db: Database, user_id: int) -> Actor | None:
         user = session.get(User, user_id)
         if user is None or not user.active:
             return None
-        return _actor_for_user(user)
+        return _actor_for_user(session, user)
 
 
 def list_users(db: Database, tenant_id: int) -> Sequence[UserInfo]:
@@ -252,3 +270,139 @@ def actor_for_token(db: Database, secret: str) -> Actor:
             role=Role.ADMIN,
             environment_id=token.environment_id,
         )
+
+
+# --------------------------------------------------------------------------- roles and branch grants
+
+
+@dataclass(frozen=True, slots=True)
+class GrantInfo:
+    """One branch granted to one user: the roster branch id and its environment."""
+
+    user_id: int
+    branch_id: int
+    environment_id: int
+    granted_by: str
+    granted_at: datetime
+
+
+def _grant_info(g: BranchGrant) -> GrantInfo:
+    return GrantInfo(g.user_id, int(g.branch_id), g.environment_id, g.granted_by, g.granted_at)
+
+
+def user_in(session: Session, actor: Actor, username: str) -> User:
+    """A user of the actor's tenant by username, in the caller's transaction; NotFound otherwise."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None or (actor.tenant_id is not None and user.tenant_id != actor.tenant_id):
+        raise NotFound(f"no user {username.strip()!r}")
+    return user
+
+
+def grants_in(session: Session, user_ids: Sequence[int]) -> dict[int, list[GrantInfo]]:
+    """Each user's branch grants, in the caller's transaction."""
+    out: dict[int, list[GrantInfo]] = {u: [] for u in user_ids}
+    if user_ids:
+        rows = session.scalars(
+            select(BranchGrant).where(BranchGrant.user_id.in_(list(user_ids))).order_by(BranchGrant.id)
+        )
+        for g in rows:
+            out[g.user_id].append(_grant_info(g))
+    return out
+
+
+def grant_in(
+    session: Session, actor: Actor, user: User, branch_id: int, environment_id: int, branch_external_id: str
+) -> bool:
+    """Grant a branch to a user in the caller's transaction, audited. False if the user already had it."""
+    found = session.scalar(
+        select(BranchGrant.id).where(BranchGrant.user_id == user.id, BranchGrant.branch_id == branch_id)
+    )
+    if found is not None:
+        return False
+    session.add(
+        BranchGrant(
+            user_id=user.id,
+            branch_id=branch_id,
+            environment_id=environment_id,
+            granted_by=actor.label[:200],
+            granted_at=utc_now(),
+        )
+    )
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "user",
+            user.id,
+            "grant_branch",
+            {"branch": [None, branch_external_id]},
+            external_id=user.username,
+            environment_id=environment_id,
+        ),
+    )
+    return True
+
+
+def revoke_in(
+    session: Session, actor: Actor, user: User, branch_id: int, environment_id: int, branch_external_id: str
+) -> bool:
+    """Take a branch away from a user in the caller's transaction, audited. False if they did not have it."""
+    grant = session.scalar(
+        select(BranchGrant).where(BranchGrant.user_id == user.id, BranchGrant.branch_id == branch_id)
+    )
+    if grant is None:
+        return False
+    session.delete(grant)
+    audit.record(
+        session,
+        actor,
+        audit.Change(
+            "user",
+            user.id,
+            "revoke_branch",
+            {"branch": [branch_external_id, None]},
+            external_id=user.username,
+            environment_id=environment_id,
+        ),
+    )
+    return True
+
+
+def do_set_role(db: Database, actor: Actor, username: str, role: Role) -> UserInfo:
+    """Change a user's role (tenant administrators only). An administrator cannot demote themselves."""
+    require_admin(actor, "change roles")
+    with db.transaction() as session:
+        user = user_in(session, actor, username)
+        if actor.kind == "user" and user.id == actor.id and role is not Role.ADMIN:
+            raise Conflict("you cannot take the administrator role from yourself; ask another administrator")
+        if user.role != role.value:
+            audit.record(
+                session,
+                actor,
+                audit.Change("user", user.id, "set_role", {"role": [user.role, role.value]}, external_id=user.username),
+            )
+            user.role = role.value
+        return _user_info(user)
+
+
+def do_set_active(db: Database, actor: Actor, username: str, *, active: bool) -> UserInfo:
+    """Deactivate (or reactivate) a user (tenant administrators only); a deactivated user is signed out at once."""
+    require_admin(actor, "deactivate users")
+    with db.transaction() as session:
+        user = user_in(session, actor, username)
+        if actor.kind == "user" and user.id == actor.id and not active:
+            raise Conflict("you cannot deactivate yourself; ask another administrator")
+        if user.active != active:
+            audit.record(
+                session,
+                actor,
+                audit.Change(
+                    "user",
+                    user.id,
+                    "activate" if active else "deactivate",
+                    {"active": [user.active, active]},
+                    external_id=user.username,
+                ),
+            )
+            user.active = active
+        return _user_info(user)

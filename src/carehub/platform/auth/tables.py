@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carehub.platform.db import Base, UTCDateTime
@@ -41,3 +41,17 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class BranchGrant(Base):
+    """A user may see one roster branch (``branches.id``, per environment). No foreign key into roster tables."""
+
+    __tablename__ = "user_branch_grants"
+    __table_args__ = (UniqueConstraint("user_id", "branch_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
+    granted_by: Mapped[str] = mapped_column(String(200))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from carehub.platform.auth import permissions
 from carehub.platform.auth.actor import Actor
 from carehub.platform.delivery import service
 from carehub.platform.errors import PermissionDenied
@@ -69,6 +70,8 @@ class ReplayIn(BaseModel):
 def _tenant(actor: Actor) -> int:
     if actor.tenant_id is None:
         raise PermissionDenied("webhook subscriptions belong to a tenant; this caller has none")
+    # Subscriptions and deliveries carry every branch's events: tenant administrators (and tokens) only.
+    permissions.require_admin(actor, "see or change webhook subscriptions and deliveries")
     return actor.tenant_id
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 
+from carehub.platform.auth import permissions
 from carehub.platform.auth.actor import Actor
 from carehub.platform.delivery import service
 from carehub.platform.delivery.tables import STATUSES
@@ -31,7 +32,7 @@ templating.add_template_dir(Path(__file__).parent / "templates")
 
 def add_navigation() -> None:
     """The Deliveries entry of the main navigation (added by the app, after the capabilities' entries)."""
-    templating.add_nav_item("Deliveries", "/deliveries", "arrow-right")
+    templating.add_nav_item("Deliveries", "/deliveries", "arrow-right", admin=True)
 
 
 MAX_FIELD = 2000
@@ -44,6 +45,8 @@ def _shell(request: Request, container: ContainerDep, actor: Actor) -> int:
     """The actor's tenant; sets the page header's tenant name and time zone."""
     if actor.tenant_id is None:
         raise PermissionDenied("webhook deliveries belong to a tenant; sign in as one of its users")
+    # Deliveries carry every branch's events: tenant administrators only.
+    permissions.require_admin(actor, "see webhook deliveries")
     facts = service.tenant_facts(container.db, actor.tenant_id)
     if facts is not None:
         request.state.tenant_name = facts.name

@@ -50,6 +50,7 @@ class NavItem:
     label: str
     href: str
     icon: str
+    admin: bool = False  # shown to tenant administrators only
 
 
 NAV: list[NavItem] = []
@@ -62,10 +63,10 @@ def add_template_dir(path: Path) -> None:
         loader.searchpath.append(str(path))
 
 
-def add_nav_item(label: str, href: str, icon: str = "dot") -> None:
-    """Add a capability's page to the main navigation (once)."""
+def add_nav_item(label: str, href: str, icon: str = "dot", *, admin: bool = False) -> None:
+    """Add a capability's page to the main navigation (once); ``admin``: for tenant administrators only."""
     if all(item.href != href for item in NAV):
-        NAV.append(NavItem(label, href, icon))
+        NAV.append(NavItem(label, href, icon, admin))
 
 
 def ensure_csrf_token(request: Request) -> str:

@@ -86,6 +86,20 @@ def record_state(*, eligible: bool, current: State | None) -> State | None:
     return current
 
 
+def needs_change(*, eligible: bool, current: State | None, same_content: bool) -> bool:
+    """Whether a run must touch a record's published copy.
+
+    It must when the record's eligibility disagrees with being published as
+    active, or when it is eligible and its content differs. This equals, for
+    every visit and every other record, ``change_of(...) is not None`` of
+    :func:`visit_state` and :func:`record_state` (a test checks every case).
+    Full runs put this condition into SQL, so that only records that change
+    leave the database.
+    """
+    active = current is State.ACTIVE
+    return eligible != active or (eligible and not same_content)
+
+
 def change_of(before: State | None, after: State | None, *, content_changed: bool) -> Change | None:
     """The change a run makes, or None when the published copy is already right."""
     if after is None or (before == after and not (after is State.ACTIVE and content_changed)):

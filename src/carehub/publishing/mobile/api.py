@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from carehub.platform.clock import utc_now
-from carehub.platform.errors import AuthenticationRequired
+from carehub.platform.errors import AuthenticationRequired, NotFound
 from carehub.platform.web.deps import ApiActor, ContainerDep
 from carehub.publishing.mobile import service as mobile
 from carehub.publishing.mobile.cursor import MAX_CURSOR_LENGTH, MAX_ID
@@ -93,6 +93,10 @@ class VisitOut(BaseModel):
     end_at: datetime
     notes: str | None
     workers: list[WorkerOut]
+    form_ids: list[str] = Field(
+        default_factory=list,
+        description="the forms this visit needs, as key@version: the forms of the services of its client's branch",
+    )
 
 
 class ClientOut(BaseModel):
@@ -140,6 +144,26 @@ class DropOut(BaseModel):
     revision: int | None = None
 
 
+class FormFieldOut(BaseModel):
+    """One field of a form, in the form's order."""
+
+    key: str
+    label: str
+    type: Literal["text", "number", "yes-no", "choice", "date", "signature"]
+    required: bool
+    choices: list[str] | None = Field(None, description="choice fields only")
+
+
+class FormOut(BaseModel):
+    """A form version a visit of the page names in ``form_ids``: immutable, so keep it by ``id``."""
+
+    id: str = Field(description="key@version")
+    key: str
+    version: int
+    title: str
+    fields: list[FormFieldOut]
+
+
 class WindowOut(BaseModel):
     """The visits this page is about: starting in [start, end), UTC."""
 
@@ -159,6 +183,7 @@ class FeedOut(BaseModel):
     clients: list[ClientOut]
     care_plans: list[CarePlanOut]
     drops: list[DropOut]
+    forms: list[FormOut] = Field(default_factory=list, description="definitions of the forms the visits name, once")
 
 
 class DeviceOut(BaseModel):
@@ -255,7 +280,7 @@ def devices(
     mobile.require_staff(actor)
     env = environment_for(container.db, actor)
     now = utc_now()
-    found = mobile.list_devices(container.db, env.id, include_revoked=include_revoked)
+    found = mobile.list_devices(container.db, env.id, include_revoked=include_revoked, branch_ids=actor.branch_ids)
     return DevicesOut(
         items=[DeviceOut.model_validate(d.as_dict(now)) for d in found],
         stale_after_minutes=int(mobile.STALE_AFTER.total_seconds() // 60),
@@ -268,6 +293,10 @@ def device_syncs(
 ) -> list[SyncOut]:
     mobile.require_staff(actor)
     env = environment_for(container.db, actor)
+    if actor.branch_ids is not None:  # a device of another branch's worker is not found
+        visible = mobile.list_devices(container.db, env.id, include_revoked=True, branch_ids=actor.branch_ids)
+        if all(d.id != device_id for d in visible):
+            raise NotFound(f"no device {device_id}")
     return [SyncOut.model_validate(s) for s in mobile.sync_history(container.db, env.id, device_id)]
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import Select, and_, func, not_, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from carehub.platform import audit
+from carehub.platform.auth import permissions
 from carehub.platform.auth.actor import SYSTEM, Actor, Role
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
@@ -66,6 +67,9 @@ from carehub.publishing.tables import (
 )
 from carehub.roster.domain.kinds import RecordKind
 from carehub.roster.service import queries
+from carehub.roster.service.branches_of import client_branches
+from carehub.roster.service.sources import SOURCES as ROSTER
+from carehub.tenancy.forms.service import feed_forms, forms_changed_at
 
 DEVICE_TOKEN_PREFIX = "chd_"  # noqa: S105 - a public marker, not a secret
 CODE_DIGITS = 8
@@ -156,6 +160,14 @@ def require_staff(actor: Actor) -> None:
         raise PermissionDenied("managing mobile devices needs the coordinator role or above")
 
 
+def _workers_in_scope(column: Any, branch_ids: frozenset[int] | None) -> list[Any]:
+    """Rows whose roster worker ``column`` belongs to one of ``branch_ids`` (None: every branch)."""
+    if branch_ids is None:
+        return []
+    w = ROSTER.workers
+    return [column.in_(select(w.c.id).where(w.c.branch_id.in_(sorted(branch_ids))))]
+
+
 def hash_token(token: str) -> str:
     """The stored form of a device token: SHA-256 (tokens are 256-bit random)."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -239,7 +251,12 @@ def do_issue_link_code(
     CODE_TTL and locks after MAX_FAILED_ATTEMPTS wrong attempts.
     """
     require_staff(actor)
+    permissions.require(actor, permissions.Permission.ISSUE_LINK_CODE)
     now = now or utc_now()
+    if actor.branch_ids is not None:  # a worker of another branch is not found
+        queries.get_record(
+            db, environment_id, RecordKind.WORKER, worker_external_id.strip()[:100], branch_ids=actor.branch_ids
+        )
     worker = _published_worker(db, environment_id, worker_external_id)
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
     salt = secrets.token_hex(16)
@@ -498,10 +515,18 @@ def authenticate_device(db: Database, token: str) -> DeviceInfo:
 
 
 def do_revoke_device(db: Database, actor: Actor, environment_id: int, device_id: int) -> DeviceInfo:
-    """Unlink a device: its token stops working at once. Revoking twice changes nothing."""
+    """Unlink a device: its token stops working at once. Revoking twice changes nothing.
+
+    Branch managers and administrators only; a device of a worker of another branch is not found.
+    """
     require_staff(actor)
+    permissions.require(actor, permissions.Permission.REVOKE_DEVICE)
     with db.transaction() as session:
-        row = session.execute(_devices(environment_id).where(MobileDevice.id == device_id)).first()
+        row = session.execute(
+            _devices(environment_id).where(
+                MobileDevice.id == device_id, *_workers_in_scope(MobileDevice.worker_id, actor.branch_ids)
+            )
+        ).first()
         if row is None:
             raise NotFound(f"no device {device_id}")
         device, worker = row
@@ -522,9 +547,14 @@ def do_revoke_device(db: Database, actor: Actor, environment_id: int, device_id:
         return _device_info(device, worker)
 
 
-def list_devices(db: Database, environment_id: int, *, include_revoked: bool = False) -> list[DeviceInfo]:
-    """The environment's devices with their last successful sync, longest without one first (revoked last)."""
-    stmt = _devices(environment_id)
+def list_devices(
+    db: Database, environment_id: int, *, include_revoked: bool = False, branch_ids: frozenset[int] | None = None
+) -> list[DeviceInfo]:
+    """The environment's devices with their last successful sync, longest without one first (revoked last).
+
+    Only devices of workers of ``branch_ids`` (None: every branch).
+    """
+    stmt = _devices(environment_id).where(*_workers_in_scope(MobileDevice.worker_id, branch_ids))
     if not include_revoked:
         stmt = stmt.where(MobileDevice.revoked_at.is_(None))
     with db.read() as session:
@@ -545,8 +575,10 @@ class LinkableWorker:
 MAX_LINKABLE = 5000
 
 
-def linkable_workers(db: Database, environment_id: int, limit: int = MAX_LINKABLE) -> list[LinkableWorker]:
-    """The environment's active published workers, by name (for choosing whom a code is for)."""
+def linkable_workers(
+    db: Database, environment_id: int, limit: int = MAX_LINKABLE, *, branch_ids: frozenset[int] | None = None
+) -> list[LinkableWorker]:
+    """The environment's active published workers of ``branch_ids``, by name (for choosing whom a code is for)."""
     with db.read() as session:
         rows = session.execute(
             select(
@@ -555,7 +587,11 @@ def linkable_workers(db: Database, environment_id: int, limit: int = MAX_LINKABL
                 PublishedWorker.first_name,
                 PublishedWorker.last_name,
             )
-            .where(PublishedWorker.environment_id == environment_id, PublishedWorker.state == ACTIVE)
+            .where(
+                PublishedWorker.environment_id == environment_id,
+                PublishedWorker.state == ACTIVE,
+                *_workers_in_scope(PublishedWorker.worker_id, branch_ids),
+            )
             .order_by(PublishedWorker.last_name, PublishedWorker.first_name, PublishedWorker.external_id)
             .limit(limit)
         ).all()
@@ -601,6 +637,8 @@ class FeedPage:
     clients: list[dict[str, Any]]
     care_plans: list[dict[str, Any]]
     drops: list[dict[str, Any]]
+    # The definitions of the forms the page's visits name in ``form_ids`` (``key@version``), each once.
+    forms: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -623,6 +661,7 @@ class FeedPage:
             "clients": self.clients,
             "care_plans": self.care_plans,
             "drops": self.drops,
+            "forms": self.forms,
         }
 
 
@@ -676,6 +715,7 @@ def _visit_json(r: Any) -> dict[str, Any]:
         "end_at": r.end_at,
         "notes": r.notes,
         "workers": [],
+        "form_ids": [],
     }
 
 
@@ -768,8 +808,11 @@ def pull(
         else:
             feed = _incremental_page(session, device, parsed, live, top, applied_limit)
         next_cursor, page, window, from_seq = feed
+        if parsed is not None and not parsed.snapshot and parsed.after is None:
+            _resend_if_forms_changed(session, device, window, page)
         clients, care_plans = _clients_and_plans(session, device, parsed, next_cursor, window, page)
         _add_workers(session, page)
+        forms = _add_forms(session, device, page)
         result = FeedPage(
             cursor=next_cursor.encode(),
             has_more=next_cursor.after is not None or next_cursor.snapshot,
@@ -779,6 +822,7 @@ def pull(
             clients=[c for c in clients if "reason" not in c],
             care_plans=[p for p in care_plans if "reason" not in p],
             drops=page.drops + [c for c in clients if "reason" in c] + [p for p in care_plans if "reason" in p],
+            forms=forms,
         )
         do_record_sync(session, device, from_seq, next_cursor, result, now)
         return result
@@ -959,6 +1003,44 @@ def _add_workers(session: Session, page: _Page) -> None:
         page.visits[visit_id]["workers"].append(
             {"id": worker_id, "username": username, "first_name": first, "last_name": last}
         )
+
+
+FORMS_MARGIN = timedelta(seconds=30)  # longer than a form change takes to commit: one racing a pull comes again
+
+
+def _resend_if_forms_changed(session: Session, device: DeviceInfo, window: FeedWindow, page: _Page) -> None:
+    """Send every held visit again when forms changed since the device's last full sync.
+
+    Forms, services or branch associations that changed make each visit carry
+    its current ``form_ids`` again (and the page the new definitions).
+    """
+    changed = forms_changed_at(session, device.tenant_id)
+    since = (device.last_sync_at or device.linked_at) - FORMS_MARGIN
+    if changed is None or changed < since:
+        return
+    held = session.execute(
+        select(*_ROW_COLUMNS)
+        .join(PublishedVisit, PublishedVisit.visit_id == PublishedVisitWorker.visit_id)
+        .where(_held(device, window.start, window.end))
+    ).all()
+    dropped = {d["id"] for d in page.drops if d["kind"] == "visit"}
+    for r in held:
+        if r.visit_id not in page.visits and r.visit_id not in dropped:
+            page.visits[r.visit_id] = _visit_json(r)
+
+
+def _add_forms(session: Session, device: DeviceInfo, page: _Page) -> list[dict[str, Any]]:
+    """Each visit's ``form_ids``: the forms of the services of its client's roster branch; their definitions once."""
+    if not page.visits:
+        return []
+    branch_of = client_branches(session, {v["client_id"] for v in page.visits.values()})
+    sets = feed_forms(session, device.tenant_id, set(branch_of.values()))
+    used: set[str] = set()
+    for v in page.visits.values():
+        branch = branch_of.get(v["client_id"])
+        v["form_ids"] = list(sets.by_branch.get(branch, [])) if branch is not None else []
+        used.update(v["form_ids"])
+    return [sets.definitions[ref] for ref in sorted(used) if ref in sets.definitions]
 
 
 def do_record_sync(

@@ -15,6 +15,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi import Path as PathParam
 from fastapi.responses import RedirectResponse, Response
 
+from carehub.platform.auth import permissions
+from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.errors import CarehubError
 from carehub.platform.web import templating
@@ -80,15 +82,16 @@ def _rows(devices: list[mobile.DeviceInfo], now: datetime) -> list[dict[str, Any
     ]
 
 
-def _context(container: ContainerDep, env: EnvironmentInfo, **extra: Any) -> dict[str, Any]:
+def _context(container: ContainerDep, env: EnvironmentInfo, actor: Actor, **extra: Any) -> dict[str, Any]:
     now = utc_now()
-    devices = mobile.list_devices(container.db, env.id)
+    devices = mobile.list_devices(container.db, env.id, branch_ids=actor.branch_ids)
     rows = _rows(devices, now)
     return {
         "rows": rows,
         "stale_count": sum(1 for r in rows if r["stale"]),
         "stale_minutes": int(mobile.STALE_AFTER / timedelta(minutes=1)),
-        "workers": mobile.linkable_workers(container.db, env.id),
+        "workers": mobile.linkable_workers(container.db, env.id, branch_ids=actor.branch_ids),
+        "can_revoke": permissions.can(actor, permissions.Permission.REVOKE_DEVICE),
         "code": None,
         "code_error": None,
         "notice": None,
@@ -102,8 +105,8 @@ def _is_htmx(request: Request) -> bool:
 
 
 @router.get(PATH)
-def devices_page(request: Request, container: ContainerDep, env: StaffEnv) -> Response:
-    return templating.render(request, "mobile/devices.html", _context(container, env))
+def devices_page(request: Request, actor: PageActor, container: ContainerDep, env: StaffEnv) -> Response:
+    return templating.render(request, "mobile/devices.html", _context(container, env, actor))
 
 
 @router.post(f"{PATH}/link-code")
@@ -129,7 +132,7 @@ def issue_code(
     # htmx swaps only successful answers: a refusal comes back as a 200 fragment that says why.
     status = 422 if extra.get("code_error") and not _is_htmx(request) else 200
     template = "mobile/_link_code.html" if _is_htmx(request) else "mobile/devices.html"
-    return templating.render(request, template, _context(container, env, **extra), status_code=status)
+    return templating.render(request, template, _context(container, env, actor, **extra), status_code=status)
 
 
 def _worker_id(value: str) -> str:
@@ -153,4 +156,4 @@ def revoke(
     if not _is_htmx(request):
         return RedirectResponse(PATH, status_code=303)
     notice = f"“{device.name}” of {device.worker_name} is unlinked; it can no longer sync."
-    return templating.render(request, "mobile/_devices.html", _context(container, env, notice=notice))
+    return templating.render(request, "mobile/_devices.html", _context(container, env, actor, notice=notice))

@@ -29,7 +29,8 @@ from carehub.tenancy.service import environment_in
 
 
 def _require_admin(actor: Actor, what: str) -> None:
-    if not actor.is_admin:
+    """Tenant configuration is for tenant administrators (and API tokens): it acts on every branch."""
+    if actor.kind == "device" or not actor.is_admin:
         raise PermissionDenied(f"only an administrator can {what}")
 
 
@@ -193,6 +194,8 @@ def do_publish_schedule(
     """Set the publish-until date of groups (at most 14 days ahead) and publish what enters the window."""
     if actor.role.value == "care_worker" and actor.kind == "user":
         raise PermissionDenied("care workers cannot publish schedules")
+    # A schedule run publishes across every branch of the environment and reports it: administrators only.
+    _require_admin(actor, "publish schedules")
     now = now or utc_now()
     with db.rehearsal() if preview else db.transaction() as session:
         zone = environment_in(session, environment_id).zone
@@ -252,6 +255,7 @@ def do_reconcile(
     db: Database, actor: Actor, environment_id: int, *, preview: bool = False, now: datetime | None = None
 ) -> RunResult:
     """A full run over the environment: publishes what is due and repairs any drift; reports what it changed."""
+    _require_admin(actor, "run a reconcile")
     now = now or utc_now()
     with db.rehearsal() if preview else db.transaction() as session:
         result = runs.run(session, environment_id, trigger="reconcile", scope=Scope.everything(), now=now)

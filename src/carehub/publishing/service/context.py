@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from carehub.platform.db import core_table
 from carehub.publishing.domain import schedules
 from carehub.publishing.tables import PublishSchedule, PublishSettings
+from carehub.tenancy.domain.naming import Convention
 from carehub.tenancy.service import environment_in
 
 SETTINGS = core_table(PublishSettings)
@@ -37,6 +38,9 @@ class RunContext:
     default_end: datetime
     latest_end: datetime
     default_days_ahead: int
+    # The environment's naming convention (branch names, usernames, visit IDs); None: names unchanged.
+    naming: Convention | None = None
+    paused: bool = False
 
 
 def ensure_settings(session: Session, environment_id: int) -> None:
@@ -90,4 +94,6 @@ def context_for(session: Session, environment_id: int, now: datetime, default_da
         default_end=default.end,
         latest_end=max(default.end, latest) if latest is not None else default.end,
         default_days_ahead=default_days_ahead,
+        naming=env.convention,
+        paused=env.paused,
     )

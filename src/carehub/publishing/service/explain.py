@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from carehub.platform import audit
+from carehub.platform.auth import permissions
 from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
@@ -263,11 +264,32 @@ def explain_in(session: Session, environment_id: int, kind: str, external_id: st
     return explanation
 
 
+def _require_in_scope(
+    session: Session, environment_id: int, kind: str, external_id: str, branch_ids: frozenset[int]
+) -> None:
+    """NotFound, worded as for a record that does not exist, unless the record is in one of ``branch_ids``."""
+    table = {"client": R.clients, "worker": R.workers, "visit": R.visits, "plan_visit": R.plan_visits}[kind]
+    where = [table.c.environment_id == environment_id, table.c.external_id == external_id]
+    if kind in ("client", "worker"):
+        where.append(table.c.branch_id.in_(sorted(branch_ids)))
+    else:
+        where.append(table.c.client_id.in_(select(R.clients.c.id).where(R.clients.c.branch_id.in_(sorted(branch_ids)))))
+    if session.scalar(select(table.c.id).where(*where)) is None:
+        raise NotFound(f"no {kind.replace('_', ' ')} with id {external_id!r}")
+
+
 def do_explain(
     db: Database, actor: Actor, environment_id: int, kind: str, external_id: str, now: datetime | None = None
 ) -> Explanation:
-    """Explain one record. Reading a client's or worker's case is audited as a view."""
+    """Explain one record. Reading a client's or worker's case is audited as a view.
+
+    Care workers are refused; a record outside the actor's branches is not found (a visit or plan visit
+    belongs to its client's branch), before anything about it is read.
+    """
+    permissions.require(actor, permissions.Permission.EXPLAIN)
     with db.transaction() as session:
+        if actor.branch_ids is not None and KINDS.get(kind) is not None:
+            _require_in_scope(session, environment_id, KINDS[kind], external_id, actor.branch_ids)
         answer = explain_in(session, environment_id, kind, external_id, now or utc_now())
         audit.record(
             session,

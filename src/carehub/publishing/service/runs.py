@@ -31,11 +31,14 @@ from carehub.publishing.domain.states import (
     change_of,
     new_username,
     record_state,
+    username_base,
     visit_state,
 )
 from carehub.publishing.service import context, selects
 from carehub.publishing.service.selects import P_BRANCHES, P_CARE_PLANS, P_CLIENTS, P_VISITS, P_WORKERS, R, in_ids
 from carehub.publishing.tables import PublishedVisitWorker, PublishRun
+from carehub.tenancy.domain.naming import new_prefixed_username
+from carehub.tenancy.service import reserved_for, reserved_usernames
 
 P_VISIT_WORKERS = core_table(PublishedVisitWorker)
 RUNS = core_table(PublishRun)
@@ -44,6 +47,7 @@ SCOPED_CHUNK = 10_000
 SAMPLE = 200
 ANALYZE_FROM = 10_000  # changes from which a run refreshes the planner's statistics of published tables
 KINDS = ("visit", "care_plan", "client", "worker")
+RESUME = "resume"  # the trigger of the catch-up run when a paused environment resumes
 
 
 @dataclass
@@ -123,6 +127,7 @@ class Run:
         self.result = RunResult()
         self._branches: dict[str, int] | None = None
         self._usernames: set[str] | None = None
+        self._reserved: dict[int, str] = {}
         self.events: list[outbox.Event] = []
 
     def next_seq(self) -> int:
@@ -164,13 +169,38 @@ class Run:
             self._branches[name] = found
         return found
 
-    def username(self, first_name: str, last_name: str) -> str:
-        """A username unique in the tenant; reserved for this run at once."""
+    def branch_name(self, name: str) -> str:
+        """The published name of a roster branch: with the environment's naming convention, if it has one."""
+        return name if self.ctx.naming is None else self.ctx.naming.branch(name)
+
+    def visit_id(self, external_id: str) -> str:
+        """The published ID of a roster visit: with the environment's naming convention, if it has one."""
+        return external_id if self.ctx.naming is None else self.ctx.naming.visit_id(external_id)
+
+    def reserve_for(self, worker_ids: set[int]) -> None:
+        """Read the usernames reserved at connection for these workers (added environments only)."""
+        if self.ctx.naming is not None and worker_ids:
+            self._reserved |= reserved_for(self.session, self.ctx.environment_id, worker_ids)
+
+    def username(self, first_name: str, last_name: str, worker_id: int | None = None) -> str:
+        """A username unique in the tenant; reserved for this run at once.
+
+        A worker of an added environment gets the username reserved for it at
+        connection (its old username with the prefix), else a new one in the
+        environment's username format.
+        """
         if self._usernames is None:
             self._usernames = set(
                 self.session.scalars(select(P_WORKERS.c.username).where(P_WORKERS.c.tenant_id == self.ctx.tenant_id))
             )
-        name = new_username(first_name, last_name, self._usernames)
+            if self.ctx.naming is not None:
+                self._usernames |= reserved_usernames(self.session, self.ctx.tenant_id)
+        if self.ctx.naming is None:
+            name = new_username(first_name, last_name, self._usernames)
+        elif worker_id is not None and worker_id in self._reserved:
+            name = self._reserved[worker_id]
+        else:
+            name = new_prefixed_username(self.ctx.naming, username_base(first_name, last_name), self._usernames)
         self._usernames.add(name)
         return name
 
@@ -214,12 +244,14 @@ def _worker_external_ids(run: Run, ids: set[int]) -> dict[int, str]:
 
 def publish_visits(run: Run, ids: set[int] | None) -> None:
     """Evaluate visits from their rule columns; read and write in full only those that change."""
-    for where in _chunks(run, R.visits, ids, selects.visit_candidates(run.ctx) if ids is None else None):
-        changing = [
-            r.id
-            for r in run.session.execute(selects.visit_flags(run.ctx, run.dialect, where))
-            if _visit_change(r, bool(r.r_mobile), content_changed=r.pub_state is not None and not r.same)
-        ]
+    if ids is None:
+        # A full run: one statement over the environment, which returns only the visits that change.
+        wheres: Iterator[Any] = iter([selects.visit_candidates(run.ctx)])
+    else:
+        wheres = _chunks(run, R.visits, ids)
+    for where in wheres:
+        query = selects.visit_changes(run.ctx, run.dialect, where, grouped=ids is None)
+        changing = list(run.session.scalars(query))
         for i in range(0, len(changing), SCOPED_CHUNK):
             part = changing[i : i + SCOPED_CHUNK]
             rows = run.session.execute(selects.visits(run.ctx, run.dialect, in_ids(R.visits.c.id, part, run.dialect)))
@@ -262,7 +294,8 @@ def _write_visits(run: Run, rows: Sequence[Any]) -> None:  # noqa: C901, PLR0912
     bump: list[dict[str, Any]] = []  # visits whose pairs only get the new seq
     decided = []
     for r in rows:
-        changed = r.pub_state is not None and _visit_content(r) != _visit_published_content(r)
+        content = (run.visit_id(r.external_id), *_visit_content(r)[1:])
+        changed = r.pub_state is not None and content != _visit_published_content(r)
         decision = _visit_change(r, bool(r.workers), content_changed=changed)
         if decision is not None:
             decided.append((r, *decision))
@@ -271,12 +304,13 @@ def _write_visits(run: Run, rows: Sequence[Any]) -> None:  # noqa: C901, PLR0912
     names = _worker_external_ids(run, {w for r, _, s in decided if s is State.ACTIVE for w in _split(r.workers)})
     for r, change, new in decided:
         seq = run.next_seq()
+        published_id = run.visit_id(r.external_id)
         if new is State.ACTIVE:
             if r.pub_id is None:
                 inserts.append(
                     (
                         ctx.environment_id,
-                        r.external_id,
+                        published_id,
                         new.value,
                         seq,
                         now,
@@ -298,7 +332,7 @@ def _write_visits(run: Run, rows: Sequence[Any]) -> None:  # noqa: C901, PLR0912
                         "state": new.value,
                         "seq": seq,
                         "updated_at": now,
-                        "external_id": r.external_id,
+                        "external_id": published_id,
                         "client_id": r.client_id,
                         "plan_visit_id": r.plan_visit_id,
                         "contract_id": r.contract_id,
@@ -331,7 +365,7 @@ def _write_visits(run: Run, rows: Sequence[Any]) -> None:  # noqa: C901, PLR0912
             change,
             r.id,
             {
-                "id": r.external_id,
+                "id": published_id,
                 "state": new.value,
                 "client": r.client_external_id,
                 "kind": r.kind,
@@ -397,8 +431,10 @@ def _write_visits(run: Run, rows: Sequence[Any]) -> None:  # noqa: C901, PLR0912
 def publish_care_plans(run: Run, ids: set[int] | None) -> None:
     """Evaluate and write care plans (from plan visits)."""
     for where in _chunks(run, R.plan_visits, ids):
-        rows = run.session.execute(selects.plan_visits(run.ctx, where)).all()
-        _write_care_plans(run, rows)
+        query = selects.plan_visits(run.ctx, where)
+        if ids is None:
+            query = selects.only_changing(query, selects.care_plan_rules_pass, selects.care_plan_same)
+        _write_care_plans(run, run.session.execute(query).all())
 
 
 def _requirement(r: Any) -> tuple[Any, ...]:
@@ -528,10 +564,12 @@ def publish_people(run: Run, kind: str, ids: set[int] | None) -> None:
     source = R.clients if kind == "client" else R.workers
     for where in _chunks(run, source, ids):
         if kind == "client":
-            rows = run.session.execute(selects.clients(run.ctx, where)).all()
+            query, rules = selects.clients(run.ctx, where), selects.client_rules_pass
         else:
-            rows = run.session.execute(selects.workers(run.ctx, where)).all()
-        _write_people(run, kind, rows)
+            query, rules = selects.workers(run.ctx, where), selects.worker_rules_pass
+        if ids is None:
+            query = selects.only_changing(query, rules, selects.people_same)
+        _write_people(run, kind, run.session.execute(query).all())
 
 
 def _write_people(run: Run, kind: str, rows: Sequence[Any]) -> None:
@@ -540,14 +578,17 @@ def _write_people(run: Run, kind: str, rows: Sequence[Any]) -> None:
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     state_updates: list[dict[str, Any]] = []
+    if kind == "worker":
+        run.reserve_for({r.id for r in rows if r.pub_id is None})
     for r in rows:
+        branch = run.branch_name(r.branch)
         if kind == "client":
             eligible = bool(r.r_active and r.r_monitored and r.r_linked)
         else:
             eligible = bool(r.r_active and r.r_mobile and r.r_in_window)
         current = _state(r.pub_state)
         new = record_state(eligible=eligible, current=current)
-        content_changed = current is not None and (r.external_id, r.first_name, r.last_name, r.branch) != (
+        content_changed = current is not None and (r.external_id, r.first_name, r.last_name, branch) != (
             r.pub_external_id,
             r.pub_first_name,
             r.pub_last_name,
@@ -563,9 +604,9 @@ def _write_people(run: Run, kind: str, rows: Sequence[Any]) -> None:
                 "external_id": r.external_id,
                 "first_name": r.first_name,
                 "last_name": r.last_name,
-                "branch_id": run.branch_id(r.branch),
+                "branch_id": run.branch_id(branch),
             }
-            payload |= {"first_name": r.first_name, "last_name": r.last_name, "branch": r.branch}
+            payload |= {"first_name": r.first_name, "last_name": r.last_name, "branch": branch}
             if r.pub_id is None:
                 row = {
                     "environment_id": ctx.environment_id,
@@ -578,7 +619,7 @@ def _write_people(run: Run, kind: str, rows: Sequence[Any]) -> None:
                 }
                 if kind == "worker":
                     row["tenant_id"] = ctx.tenant_id
-                    row["username"] = run.username(r.first_name, r.last_name)
+                    row["username"] = run.username(r.first_name, r.last_name, r.id)
                     payload["username"] = row["username"]
                 inserts.append(row)
             else:
@@ -600,8 +641,15 @@ def run(session: Session, environment_id: int, *, trigger: str, scope: Scope, no
     if session.get_bind().dialect.name == "postgresql":
         # Each chunk is a new statement; compiling it (JIT) cost a third of its time on PostgreSQL 15.
         session.execute(text("SET LOCAL jit = off"))
+    full = scope == Scope.everything()
+    if full and session.get_bind().dialect.name == "postgresql":
+        # Tiny tables a tick or a schedule just changed: with stale statistics the planner takes a
+        # handful of monitored contracts for one and picks plans that read a million visits per client.
+        session.execute(text(f"ANALYZE {selects.MONITORED.name}, {context.SCHEDULES.name}"))
     default_days, seq = context.lock_settings(session, environment_id)
     ctx = context.context_for(session, environment_id, now, default_days)
+    if ctx.paused and trigger != RESUME:
+        return RunResult(seq=seq)  # a paused environment publishes nothing until it resumes
     current = Run(session, ctx, seq)
     publish_visits(current, scope.visits)
     publish_care_plans(current, scope.plan_visits)

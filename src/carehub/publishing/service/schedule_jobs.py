@@ -1,6 +1,7 @@
 """The publishing job ``carehub worker`` runs every few minutes: reconcile, window moves and check-ins.
 
-For every environment with a monitored contract, each time the job runs:
+For every environment with a monitored contract, each time the job runs (a
+paused environment is skipped until it resumes):
 
 - when its reconcile is due (``reconcile_every_minutes`` since the last, daily
   by default) a full reconcile runs: it publishes what is due, repairs any
@@ -48,6 +49,7 @@ def _environments(db: Database) -> list[tuple[int, datetime | None, datetime | N
                 SETTINGS.c.reconcile_every_minutes,
             )
         ).all()
+        live -= {env for env in live if environment_in(session, env).paused}
     known = {r[0] for r in rows}
     return [(r[0], r[1], r[2], r[3]) for r in rows if r[0] in live] + [
         (env, None, None, 1440) for env in sorted(live - known)

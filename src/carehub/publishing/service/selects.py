@@ -180,31 +180,94 @@ def has_mobile_worker(visit_id: Any) -> ColumnElement[bool]:
     )
 
 
-def visit_flags(ctx: RunContext, dialect: str, where: ColumnElement[bool]) -> Select[Any]:
+def published_visit_id(ctx: RunContext, external_id: Any) -> Any:
+    """The visit ID care planning shows: the roster's own, or with the environment's naming convention."""
+    if ctx.naming is None:
+        return external_id
+    before, after = ctx.naming.visit_id_parts()
+    return literal(before, String) + external_id + literal(after, String)
+
+
+def published_branch_name(ctx: RunContext, name: Any) -> Any:
+    """The branch name care planning shows: the roster's own, or with the environment's naming convention."""
+    if ctx.naming is None:
+        return name
+    before, after = ctx.naming.branch_parts()
+    return literal(before, String) + name + literal(after, String)
+
+
+def allocation_summary(ctx: RunContext) -> Any:
+    """Per allocated visit: how many of its workers are active and mobile-enabled, with their lowest and highest id.
+
+    Columns ``visit_id``, ``mobile``, ``lo`` and ``hi``. One grouped pass over the
+    allocations, for full runs, instead of a lookup per visit; plain aggregates,
+    because an ordered one (the list itself) sorts every visit's workers apart.
+    """
+    a, w = R.allocations.alias("sa"), R.workers.alias("sw")
+    usable = and_(w.c.status == WORKER_ACTIVE, w.c.mobile_enabled.is_(True), w.c.deleted_at.is_(None))
+    chosen = case((usable, a.c.worker_id))
+    return (
+        select(
+            a.c.visit_id,
+            func.count(chosen).label("mobile"),
+            func.min(chosen).label("lo"),
+            func.max(chosen).label("hi"),
+        )
+        .select_from(a.join(w, and_(w.c.id == a.c.worker_id, w.c.environment_id == ctx.environment_id)))
+        .group_by(a.c.visit_id)
+        .subquery("alloc")
+    )
+
+
+def summarised_workers(dialect: str, alloc: Any, visit_id: Any, visits: Any) -> Any:
+    """:func:`mobile_workers` from an :func:`allocation_summary` row.
+
+    Built from the lowest and highest id for one or two workers (nearly every
+    visit); listed by the lookup only for visits with more.
+    """
+    return case(
+        (func.coalesce(alloc.c.mobile, 0) == 0, ""),
+        (alloc.c.mobile == 1, cast(alloc.c.lo, String)),
+        (alloc.c.mobile == 2, cast(alloc.c.lo, String) + "," + cast(alloc.c.hi, String)),
+        else_=mobile_workers(dialect, visit_id, visits),
+    )
+
+
+def visit_flags(ctx: RunContext, dialect: str, where: ColumnElement[bool], *, grouped: bool = False) -> Select[Any]:
     """The rule and state columns of :func:`visits` only, and whether the published copy is current.
 
-    A full run reads every visit in its windows; reading these few plain
-    columns first, and the whole row only for visits that change, keeps a run
-    with little to do close to the cost of reading the rows at all.
+    ``grouped`` reads allocations in one grouped pass (:func:`allocation_summary`)
+    instead of a lookup per visit: for full runs, which read every visit.
     """
     v, c, pub = R.visits, R.clients, P_VISITS
     ps, on_schedule = schedule_of(ctx.environment_id, c)
+    source = v.join(c, c.c.id == v.c.client_id).outerjoin(ps, on_schedule).outerjoin(pub, pub.c.visit_id == v.c.id)
+    if grouped:
+        alloc = allocation_summary(ctx)
+        source = source.outerjoin(alloc, alloc.c.visit_id == v.c.id)
+        workers = summarised_workers(dialect, alloc, v.c.id, v)
+        r_mobile: Any = func.coalesce(alloc.c.mobile, 0) > 0
+        allocated: Any = alloc.c.visit_id.is_not(None)
+    else:
+        workers = mobile_workers(dialect, v.c.id, v)
+        r_mobile = has_mobile_worker(v.c.id)
+        allocated = exists().where(R.allocations.c.visit_id == v.c.id)
     same = and_(
-        pub.c.external_id == v.c.external_id,
+        pub.c.external_id == published_visit_id(ctx, v.c.external_id),
         pub.c.client_id == v.c.client_id,
         pub.c.plan_visit_id.is_not_distinct_from(v.c.plan_visit_id),
         pub.c.contract_id == v.c.contract_id,
         pub.c.kind == v.c.kind,
         pub.c.start_at == v.c.start_at,
         pub.c.end_at == v.c.end_at,
-        pub.c.workers == mobile_workers(dialect, v.c.id, v),
+        pub.c.workers == workers,
     )
     return (
         select(
             v.c.id,
             monitored(ctx.environment_id, v.c.contract_id).label("r_monitored"),
             in_window(ctx, v.c.start_at, ps.c.window_end_at).label("r_window"),
-            has_mobile_worker(v.c.id).label("r_mobile"),
+            r_mobile.label("r_mobile"),
             not_(
                 and_(
                     v.c.confirmed_at.is_not(None),
@@ -214,14 +277,80 @@ def visit_flags(ctx: RunContext, dialect: str, where: ColumnElement[bool]) -> Se
             v.c.deleted_at.is_not(None).label("deleted"),
             (v.c.status != "scheduled").label("cancelled"),
             (v.c.start_at < at(ctx.window_start)).label("before_window"),
-            exists().where(R.allocations.c.visit_id == v.c.id).label("allocated"),
+            allocated.label("allocated"),
             pub.c.state.label("pub_state"),
             case((pub.c.id.is_(None), False), else_=same).label("same"),
         )
-        .select_from(
-            v.join(c, c.c.id == v.c.client_id).outerjoin(ps, on_schedule).outerjoin(pub, pub.c.visit_id == v.c.id)
-        )
+        .select_from(source)
         .where(v.c.environment_id == ctx.environment_id, where)
+    )
+
+
+def needs_change(eligible: ColumnElement[bool], pub_state: Any, same: Any) -> ColumnElement[bool]:
+    """:func:`carehub.publishing.domain.states.needs_change` in SQL (``pub_state`` NULL when unpublished)."""
+    active = func.coalesce(pub_state == "active", False)
+    # Each side once (a CASE, not an OR of both): the database works each expression out once per row.
+    current = func.coalesce(and_(pub_state == "active", same), False)
+    return case((eligible, not_(current)), else_=active)
+
+
+def visit_changes(ctx: RunContext, dialect: str, where: ColumnElement[bool], *, grouped: bool = False) -> Select[Any]:
+    """The ids of the visits matching ``where`` whose published copy must change (see :func:`needs_change`)."""
+    f = visit_flags(ctx, dialect, where, grouped=grouped).subquery("flags")
+    eligible = and_(
+        f.c.r_monitored, f.c.r_window, f.c.r_mobile, f.c.r_not_confirmed, not_(f.c.deleted), not_(f.c.cancelled)
+    )
+    return select(f.c.id).where(needs_change(eligible, f.c.pub_state, f.c.same)).order_by(f.c.id)
+
+
+def only_changing(query: Select[Any], eligible: Any, same: Any) -> Select[Any]:
+    """The rows of ``query`` whose published copy must change, by :func:`needs_change`.
+
+    ``eligible`` and ``same`` build, from the query's columns, whether every rule
+    passes and whether the published copy's content is current. A full run reads
+    only these rows: records that are already right never leave the database.
+    """
+    f = query.subquery("candidates")
+    return select(f).where(needs_change(eligible(f.c), f.c.pub_state, same(f.c)))
+
+
+def people_same(c: Any) -> ColumnElement[bool]:
+    """A client's or worker's published copy has its current id, names and branch."""
+    return and_(
+        c.external_id == c.pub_external_id,
+        c.first_name == c.pub_first_name,
+        c.last_name == c.pub_last_name,
+        c.published_branch == c.pub_branch,
+    )
+
+
+def client_rules_pass(c: Any) -> ColumnElement[bool]:
+    """Every client rule passes (columns of :func:`clients`)."""
+    return and_(c.r_active, c.r_monitored, c.r_linked)
+
+
+def worker_rules_pass(c: Any) -> ColumnElement[bool]:
+    """Every worker rule passes (columns of :func:`workers`)."""
+    return and_(c.r_active, c.r_mobile, c.r_in_window)
+
+
+def care_plan_rules_pass(c: Any) -> ColumnElement[bool]:
+    """Every care-plan rule passes (columns of :func:`plan_visits`)."""
+    return and_(c.r_monitored, c.r_published, c.r_described, not_(c.deleted))
+
+
+def care_plan_same(c: Any) -> ColumnElement[bool]:
+    """The latest care plan has the plan visit's requirement, id, client and description."""
+    return and_(
+        c.contract_id == c.pub_contract_id,
+        c.visit_type_code == c.pub_visit_type_code,
+        c.days == c.pub_days,
+        c.start_time == c.pub_start_time,
+        c.duration_minutes == c.pub_duration_minutes,
+        c.carers_needed == c.pub_carers_needed,
+        c.external_id == c.pub_external_id,
+        c.client_id == c.pub_client_id,
+        c.visit_type_description.is_not_distinct_from(c.pub_description),
     )
 
 
@@ -249,10 +378,10 @@ def _client_links(env: int, client_id: Any, *, on_monitored: bool) -> ColumnElem
 
 
 def _people(
-    env: int, roster: Any, published: Any, key: str, rules: list[Any], where: ColumnElement[bool]
+    ctx: RunContext, roster: Any, published: Any, key: str, rules: list[Any], where: ColumnElement[bool]
 ) -> Select[Any]:
     """Clients or workers: names and branch, the rule columns, and the published copy to compare with."""
-    b, pb = R.branches, P_BRANCHES
+    b, pb, env = R.branches, P_BRANCHES, ctx.environment_id
     return (
         select(
             roster.c.id,
@@ -260,6 +389,7 @@ def _people(
             roster.c.first_name,
             roster.c.last_name,
             b.c.name.label("branch"),
+            published_branch_name(ctx, b.c.name).label("published_branch"),
             *rules,
             published.c.id.label("pub_id"),
             published.c.state.label("pub_state"),
@@ -285,7 +415,7 @@ def clients(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
         _client_links(env, c.c.id, on_monitored=True).label("r_monitored"),
         _client_links(env, c.c.id, on_monitored=False).label("r_linked"),
     ]
-    return _people(env, c, P_CLIENTS, "client_id", rules, where)
+    return _people(ctx, c, P_CLIENTS, "client_id", rules, where)
 
 
 def client_eligible(env: int, c: Any) -> ColumnElement[bool]:
@@ -317,7 +447,7 @@ def workers(ctx: RunContext, where: ColumnElement[bool]) -> Select[Any]:
         w.c.mobile_enabled.label("r_mobile"),
         worker_in_window(ctx, w.c.id).label("r_in_window"),
     ]
-    return _people(ctx.environment_id, w, P_WORKERS, "worker_id", rules, where)
+    return _people(ctx, w, P_WORKERS, "worker_id", rules, where)
 
 
 def plan_visit_published(plan_visit_id: Any) -> ColumnElement[bool]:

@@ -39,6 +39,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from carehub.platform.auth import permissions
 from carehub.platform.auth.actor import Actor, Role
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database, core_table
@@ -203,9 +204,10 @@ class Status:
 
 
 def require_staff(actor: Actor) -> None:
-    """Publishing health and explain are for staff: a care worker signed in on the web is refused."""
+    """Explain is for staff: a care worker signed in on the web is refused."""
     if actor.kind == "user" and actor.role is Role.CARE_WORKER:
         raise PermissionDenied("care workers cannot see publishing status or explanations")
+    permissions.require_staff(actor)
 
 
 def _statistics(session: Session, environment_id: int) -> dict[str, dict[str, int]]:
@@ -411,8 +413,13 @@ def status_of(db: Database, environment_id: int, now: datetime | None = None) ->
 
 
 def read_status(db: Database, actor: Actor, environment_id: int, now: datetime | None = None) -> Status:
-    """:func:`status_of` for a staff caller."""
+    """:func:`status_of` for a tenant administrator.
+
+    The status counts every branch's records (statistics, visits per day, runs, devices), so only a tenant
+    administrator (or an API token) reads it; care workers and branch-scoped staff are refused.
+    """
     require_staff(actor)
+    permissions.require_admin(actor, "see the integration's health and statistics (they count every branch)")
     return status_of(db, environment_id, now)
 
 

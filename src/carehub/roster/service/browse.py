@@ -21,6 +21,7 @@ from carehub.platform.auth.actor import Actor
 from carehub.platform.db import Database
 from carehub.platform.errors import NotFound
 from carehub.platform.paging import ResultPage
+from carehub.roster.service.branches import within
 from carehub.roster.tables import Branch, Client, Contract, Group, PlanVisit, Visit, VisitAllocation, Worker
 
 PER_PAGE = 25
@@ -268,6 +269,22 @@ def _ids(stmt: AnySelect, key: Any) -> AnySelect:
     return stmt.with_only_columns(key, maintain_column_froms=True)
 
 
+Scope = frozenset[int] | None
+"""Roster branch ids the caller may see (``Actor.branch_ids``); None: every branch."""
+
+
+def _in_scope(column: Any, branch_ids: Scope) -> list[ColumnElement[bool]]:
+    clause = within(column, branch_ids)
+    return [] if clause is None else [clause]
+
+
+def _visits_in_scope(branch_ids: Scope) -> list[ColumnElement[bool]]:
+    """Visits belong to their client's branch."""
+    if branch_ids is None:
+        return []
+    return [Visit.client_id.in_(select(Client.id).where(*_in_scope(Client.branch_id, branch_ids)))]
+
+
 def _usable_id(external_id: str) -> bool:
     """An id that can be looked up at all (PostgreSQL refuses NUL characters in text)."""
     return 0 < len(external_id) <= MAX_ID and "\x00" not in external_id
@@ -304,10 +321,19 @@ def _client_rows(_session: Session, rows: Sequence[Any]) -> list[ClientRow]:
 
 
 def list_clients(
-    db: Database, environment_id: int, flt: ClientFilter, page: int = 1, per_page: int = PER_PAGE
+    db: Database,
+    environment_id: int,
+    flt: ClientFilter,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    *,
+    branch_ids: Scope = None,
 ) -> ResultPage[ClientRow]:
-    """A page of clients by last name: search by name, id, SSRef or postcode; filter by status and branch."""
-    stmt = _client_select(environment_id).where(Client.deleted_at.is_(None))
+    """A page of clients by last name: search by name, id, SSRef or postcode; filter by status and branch.
+
+    Only clients of ``branch_ids`` are listed and counted.
+    """
+    stmt = _client_select(environment_id).where(Client.deleted_at.is_(None), *_in_scope(Client.branch_id, branch_ids))
     stmt = stmt.where(
         *_search(flt.q, [Client.external_id, Client.first_name, Client.last_name, Client.ssref, Client.postcode])
     )
@@ -321,12 +347,16 @@ def list_clients(
     return ResultPage(items, total, page, per_page)
 
 
-def branch_options(db: Database, environment_id: int) -> list[Option]:
-    """The environment's branches, by name, for a filter."""
+def branch_options(db: Database, environment_id: int, *, branch_ids: Scope = None) -> list[Option]:
+    """The environment's branches the caller may see, by name, for a filter."""
     with db.read() as session:
         rows = session.execute(
             select(Branch.external_id, Branch.name)
-            .where(Branch.environment_id == environment_id, Branch.deleted_at.is_(None))
+            .where(
+                Branch.environment_id == environment_id,
+                Branch.deleted_at.is_(None),
+                *_in_scope(Branch.id, branch_ids),
+            )
             .order_by(Branch.name)
         ).all()
     return [Option(ext, name) for ext, name in rows]
@@ -376,13 +406,27 @@ def _worker_rows(now: datetime) -> Any:
 
 
 def list_workers(
-    db: Database, environment_id: int, flt: WorkerFilter, now: datetime, page: int = 1, per_page: int = PER_PAGE
+    db: Database,
+    environment_id: int,
+    flt: WorkerFilter,
+    now: datetime,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    *,
+    branch_ids: Scope = None,
 ) -> ResultPage[WorkerRow]:
-    """A page of workers by last name: search by name or id; filter by status, mobile and branch."""
+    """A page of workers by last name: search by name or id; filter by status, mobile and branch.
+
+    Only workers of ``branch_ids`` are listed and counted.
+    """
     stmt = (
         select(Worker, Branch.name)
         .join(Branch, Branch.id == Worker.branch_id)
-        .where(Worker.environment_id == environment_id, Worker.deleted_at.is_(None))
+        .where(
+            Worker.environment_id == environment_id,
+            Worker.deleted_at.is_(None),
+            *_in_scope(Worker.branch_id, branch_ids),
+        )
         .where(*_search(flt.q, [Worker.external_id, Worker.first_name, Worker.last_name]))
     )
     if flt.status:
@@ -479,10 +523,19 @@ def _visit_where(environment_id: int, flt: VisitFilter) -> list[ColumnElement[bo
 
 
 def list_visits(
-    db: Database, environment_id: int, flt: VisitFilter, page: int = 1, per_page: int = PER_PAGE
+    db: Database,
+    environment_id: int,
+    flt: VisitFilter,
+    page: int = 1,
+    per_page: int = PER_PAGE,
+    *,
+    branch_ids: Scope = None,
 ) -> ResultPage[VisitRow]:
-    """A page of visits by start time, filtered by start, status, allocation, confirmation and client."""
-    where = _visit_where(environment_id, flt)
+    """A page of visits by start time, filtered by start, status, allocation, confirmation and client.
+
+    Only visits of clients of ``branch_ids`` are listed and counted.
+    """
+    where = _visit_where(environment_id, flt) + _visits_in_scope(branch_ids)
     words = _search(flt.client, [Client.external_id, Client.first_name, Client.last_name])
     if words:  # the matching clients first: then the visits of those clients, by index
         where.append(Visit.client_id.in_(select(Client.id).where(Client.environment_id == environment_id, *words)))
@@ -550,11 +603,18 @@ def _upcoming(session: Session, environment_id: int, *where: ColumnElement[bool]
 
 
 def do_view_client(db: Database, actor: Actor, environment_id: int, external_id: str, now: datetime) -> ClientDetail:
-    """A client's case file: details, plan visits, upcoming visits and history. Records the view."""
+    """A client's case file: details, plan visits, upcoming visits and history. Records the view.
+
+    A client outside the actor's branches is not found.
+    """
     with db.transaction() as session:
         row = None
         if _usable_id(external_id):
-            row = session.execute(_client_select(environment_id).where(Client.external_id == external_id)).first()
+            row = session.execute(
+                _client_select(environment_id).where(
+                    Client.external_id == external_id, *_in_scope(Client.branch_id, actor.branch_ids)
+                )
+            ).first()
         if row is None:
             raise NotFound(f"no client with id {external_id!r}")
         client: Client = row[0]
@@ -575,21 +635,34 @@ def do_view_client(db: Database, actor: Actor, environment_id: int, external_id:
 
 
 def do_view_worker(db: Database, actor: Actor, environment_id: int, external_id: str, now: datetime) -> WorkerDetail:
-    """A worker's record, upcoming allocated visits and history. Records the view."""
+    """A worker's record, upcoming allocated visits and history. Records the view.
+
+    A worker outside the actor's branches is not found; of their visits, only those of clients the actor may see
+    are listed.
+    """
     with db.transaction() as session:
         row = None
         if _usable_id(external_id):
             row = session.execute(
                 select(Worker, Branch.name)
                 .join(Branch, Branch.id == Worker.branch_id)
-                .where(Worker.environment_id == environment_id, Worker.external_id == external_id)
+                .where(
+                    Worker.environment_id == environment_id,
+                    Worker.external_id == external_id,
+                    *_in_scope(Worker.branch_id, actor.branch_ids),
+                )
             ).first()
         if row is None:
             raise NotFound(f"no worker with id {external_id!r}")
         worker: Worker = row[0]
         allocated = select(VisitAllocation.visit_id).where(VisitAllocation.worker_id == worker.id)
         upcoming, total = _upcoming(
-            session, environment_id, Visit.id.in_(allocated), Visit.end_at >= now, Visit.deleted_at.is_(None)
+            session,
+            environment_id,
+            Visit.id.in_(allocated),
+            Visit.end_at >= now,
+            Visit.deleted_at.is_(None),
+            *_visits_in_scope(actor.branch_ids),
         )
         _record_view(session, actor, "worker", worker.id, worker.external_id, environment_id)
         trail = _trail(session, "worker", worker.id)
@@ -598,11 +671,18 @@ def do_view_worker(db: Database, actor: Actor, environment_id: int, external_id:
 
 
 def do_view_visit(db: Database, actor: Actor, environment_id: int, external_id: str) -> VisitDetail:
-    """A visit's case file: client, contract, times, carers and history. Records the view."""
+    """A visit's case file: client, contract, times, carers and history. Records the view.
+
+    A visit of a client outside the actor's branches is not found.
+    """
     with db.transaction() as session:
         row = None
         if _usable_id(external_id):
-            row = session.execute(_visit_select(environment_id).where(Visit.external_id == external_id)).first()
+            row = session.execute(
+                _visit_select(environment_id).where(
+                    Visit.external_id == external_id, *_visits_in_scope(actor.branch_ids)
+                )
+            ).first()
         if row is None:
             raise NotFound(f"no visit with id {external_id!r}")
         visit = _visit_rows(session, [row])[0]

@@ -10,11 +10,14 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
+from carehub.platform import audit
 from carehub.platform.audit import AuditEntry
+from carehub.platform.auth.actor import Actor
 from carehub.platform.db import Database
 from carehub.platform.errors import NotFound
 from carehub.roster.domain.kinds import REFERENCES, RecordKind
 from carehub.roster.schemas import COLUMN_NAMES
+from carehub.roster.service.branches import kind_scope
 from carehub.roster.service.upsert import data_columns, external_ids, table_of
 from carehub.roster.tables import VisitAllocation
 
@@ -94,12 +97,28 @@ def _select(kind: RecordKind) -> Select[Any]:
     )
 
 
-def get_record(db: Database, environment_id: int, kind: RecordKind, external_id: str) -> dict[str, Any]:
-    """One record by the rostering system's id; NotFound if absent."""
+def _scoped(kind: RecordKind, table: Any, branch_ids: frozenset[int] | None) -> list[Any]:
+    clause = kind_scope(kind, table, branch_ids)
+    return [] if clause is None else [clause]
+
+
+def get_record(
+    db: Database,
+    environment_id: int,
+    kind: RecordKind,
+    external_id: str,
+    *,
+    branch_ids: frozenset[int] | None = None,
+) -> dict[str, Any]:
+    """One record by the rostering system's id; NotFound if absent or outside ``branch_ids`` (None: every branch)."""
     table = table_of(kind)
     with db.read() as session:
         row = session.execute(
-            _select(kind).where(table.c.environment_id == environment_id, table.c.external_id == external_id)
+            _select(kind).where(
+                table.c.environment_id == environment_id,
+                table.c.external_id == external_id,
+                *_scoped(kind, table, branch_ids),
+            )
         ).first()
         if row is None:
             raise NotFound(f"no {kind.value.replace('_', ' ')} with id {external_id!r}")
@@ -118,12 +137,16 @@ def list_records(
     include_deleted: bool = False,
     page: int = 1,
     per_page: int = 50,
+    branch_ids: frozenset[int] | None = None,
 ) -> Page:
-    """A page of records, filtered: ``q`` searches ids and names; visits filter by start."""
+    """A page of records, filtered: ``q`` searches ids and names; visits filter by start.
+
+    Only records within ``branch_ids`` are listed and counted (None: every branch).
+    """
     table = table_of(kind)
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
-    where = [table.c.environment_id == environment_id]
+    where = [table.c.environment_id == environment_id, *_scoped(kind, table, branch_ids)]
     if not include_deleted:
         where.append(table.c.deleted_at.is_(None))
     if q:
@@ -178,6 +201,7 @@ def record_history(
     *,
     include_views: bool = False,
     limit: int = MAX_HISTORY,
+    branch_ids: frozenset[int] | None = None,
 ) -> list[HistoryEntry]:
     """The audit trail of one record (deleted ones too), newest first; NotFound if it never existed.
 
@@ -187,7 +211,11 @@ def record_history(
     table = table_of(kind)
     with db.read() as session:
         pk = session.scalar(
-            select(table.c.id).where(table.c.environment_id == environment_id, table.c.external_id == external_id)
+            select(table.c.id).where(
+                table.c.environment_id == environment_id,
+                table.c.external_id == external_id,
+                *_scoped(kind, table, branch_ids),
+            )
         )
         if pk is None:
             raise NotFound(f"no {kind.value.replace('_', ' ')} with id {external_id!r}")
@@ -220,3 +248,32 @@ def has_records(db: Database, environment_ids: Sequence[int]) -> bool:
             if found is not None:
                 return True
     return False
+
+
+VIEWED_KINDS = frozenset({RecordKind.CLIENT, RecordKind.WORKER, RecordKind.PLAN_VISIT, RecordKind.VISIT})
+"""Kinds whose reading is a case-file view, audited with action ``view``."""
+
+
+def do_view_record(
+    db: Database, actor: Actor, environment_id: int, kind: RecordKind, external_id: str
+) -> dict[str, Any]:
+    """One record as :func:`get_record` reads it, within the actor's branches; a case-file read is audited.
+
+    Read by a person (a signed-in user), clients, workers, plan visits and visits write an audit row (action
+    ``view``) in the same transaction; an API token's read is the rostering system's own and is not a view.
+    """
+    table = table_of(kind)
+    with db.transaction() as session:
+        row = session.execute(
+            _select(kind).where(
+                table.c.environment_id == environment_id,
+                table.c.external_id == external_id,
+                *_scoped(kind, table, actor.branch_ids),
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"no {kind.value.replace('_', ' ')} with id {external_id!r}")
+        item = _shape(session, kind, [row])[0]
+        if kind in VIEWED_KINDS and actor.kind == "user":  # a person opened it (a token is the rostering system)
+            audit.record(session, actor, audit.Change(kind.value, int(row[0]), "view", {}, external_id, environment_id))
+        return item

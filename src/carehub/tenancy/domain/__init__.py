@@ -1,0 +1,1 @@
+"""Pure rules of tenants and environments."""

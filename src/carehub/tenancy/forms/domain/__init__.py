@@ -1,0 +1,1 @@
+"""Pure rules of forms: definitions, their validation, and which forms a branch sees."""
