@@ -328,18 +328,7 @@ def grant_in(
             granted_at=utc_now(),
         )
     )
-    audit.record(
-        session,
-        actor,
-        audit.Change(
-            "user",
-            user.id,
-            "grant_branch",
-            {"branch": [None, branch_external_id]},
-            external_id=user.username,
-            environment_id=environment_id,
-        ),
-    )
+    _audit_branch(session, actor, user, "grant_branch", [None, branch_external_id], environment_id)
     return True
 
 
@@ -353,19 +342,21 @@ def revoke_in(
     if grant is None:
         return False
     session.delete(grant)
+    _audit_branch(session, actor, user, "revoke_branch", [branch_external_id, None], environment_id)
+    return True
+
+
+def _audit_branch(
+    session: Session, actor: Actor, user: User, action: str, branch: list[str | None], environment_id: int
+) -> None:
+    """The audit row of a branch granted or revoked: the branch before and after, by the roster's id."""
     audit.record(
         session,
         actor,
         audit.Change(
-            "user",
-            user.id,
-            "revoke_branch",
-            {"branch": [branch_external_id, None]},
-            external_id=user.username,
-            environment_id=environment_id,
+            "user", user.id, action, {"branch": branch}, external_id=user.username, environment_id=environment_id
         ),
     )
-    return True
 
 
 def do_set_role(db: Database, actor: Actor, username: str, role: Role) -> UserInfo:

@@ -6,6 +6,7 @@ Thin: each command calls one function of :mod:`carehub.tenancy.access.service`, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -59,23 +60,34 @@ def _container() -> bootstrap.Container:
     return bootstrap.build()
 
 
-@app.command("grant")
-def grant(
-    username: str, branch: BranchOpt, environment: EnvOpt = None, tenant: TenantOpt = None, as_json: JsonOpt = False
+def _change_branch(
+    change: Callable[..., access.UserAccess],
+    username: str,
+    branch: str,
+    environment: int | None,
+    tenant: str | None,
+    *,
+    as_json: bool,
 ) -> None:
-    """Let a branch manager or coordinator see a branch's clients, care plans, visits and workers."""
+    """Grant or revoke (``change``) one branch of one user and show their access."""
     container = _container()
     try:
         tid = _tenant_id(container, tenant, as_json=as_json)
         found = run(
-            lambda: access.do_grant_branch(
-                container.db, SYSTEM, username, branch, environment_id=environment, tenant_id=tid
-            ),
+            lambda: change(container.db, SYSTEM, username, branch, environment_id=environment, tenant_id=tid),
             as_json=as_json,
         )
         _show(found, as_json=as_json)
     finally:
         container.db.engine.dispose()
+
+
+@app.command("grant")
+def grant(
+    username: str, branch: BranchOpt, environment: EnvOpt = None, tenant: TenantOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Let a branch manager or coordinator see a branch's clients, care plans, visits and workers."""
+    _change_branch(access.do_grant_branch, username, branch, environment, tenant, as_json=as_json)
 
 
 @app.command("revoke")
@@ -83,18 +95,7 @@ def revoke(
     username: str, branch: BranchOpt, environment: EnvOpt = None, tenant: TenantOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Take a branch away from a user."""
-    container = _container()
-    try:
-        tid = _tenant_id(container, tenant, as_json=as_json)
-        found = run(
-            lambda: access.do_revoke_branch(
-                container.db, SYSTEM, username, branch, environment_id=environment, tenant_id=tid
-            ),
-            as_json=as_json,
-        )
-        _show(found, as_json=as_json)
-    finally:
-        container.db.engine.dispose()
+    _change_branch(access.do_revoke_branch, username, branch, environment, tenant, as_json=as_json)
 
 
 @app.command("set-role")
