@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, select, text, true, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, text, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -214,7 +214,7 @@ def _update_many(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
     session.execute(stmt, [{"b_id": r["b_id"], **{f"b_{n}": r[n] for n in names}} for r in rows])
 
 
-def _chunks(run: Run, table: Table, ids: set[int] | None, extra: ColumnElement[bool] | None = None) -> Iterator[Any]:
+def _chunks(run: Run, table: Table, ids: set[int] | None) -> Iterator[Any]:
     """``where`` clauses covering the environment (id ranges) or the given ids (lists)."""
     if ids is not None:
         ordered = sorted(ids)
@@ -227,8 +227,7 @@ def _chunks(run: Run, table: Table, ids: set[int] | None, extra: ColumnElement[b
     if lo is None:
         return
     for start in range(lo, hi + 1, CHUNK):
-        clause = and_(table.c.id >= start, table.c.id < start + CHUNK)
-        yield clause if extra is None else and_(clause, extra)
+        yield and_(table.c.id >= start, table.c.id < start + CHUNK)
 
 
 def _split(text: str) -> list[int]:
