@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from carehub import bootstrap
 from carehub.app import create_app
 from carehub.platform.auth import service as auth
-from carehub.platform.auth.actor import SYSTEM, Role
+from carehub.platform.auth.actor import SYSTEM, Role, TokenScope
 from carehub.platform.db import Database, make_engine
 from carehub.platform.settings import Settings
 from carehub.tenancy import service as tenancy
@@ -70,7 +70,7 @@ def db(container: bootstrap.Container) -> Database:
 
 @dataclass(frozen=True)
 class World:
-    """A tenant with its primary environment, an admin user and an API token."""
+    """A tenant with its primary environment, an admin user and a roster API token (``admin_token``: an admin one)."""
 
     tenant: tenancy.TenantInfo
     env: tenancy.EnvironmentInfo
@@ -87,9 +87,25 @@ def world(db: Database) -> World:
 
 
 @pytest.fixture
+def admin_token(db: Database, world: World) -> str:
+    """The secret of an admin-scoped API token of the world's tenant (a tenant administrator's automation)."""
+    _, secret = auth.do_create_token(
+        db, SYSTEM, tenant_id=world.tenant.id, environment_id=world.env.id, name="automation", scope=TokenScope.ADMIN
+    )
+    return secret
+
+
+@pytest.fixture
 def api(container: bootstrap.Container, world: World) -> Iterator[TestClient]:
-    """An HTTP client authenticated with the world's API token."""
+    """An HTTP client authenticated with the world's roster API token (the rostering system)."""
     with TestClient(create_app(container), headers={"Authorization": f"Bearer {world.token}"}) as client:
+        yield client
+
+
+@pytest.fixture
+def admin_api(container: bootstrap.Container, admin_token: str) -> Iterator[TestClient]:
+    """An HTTP client authenticated with an admin API token of the world's tenant (acts as its administrator)."""
+    with TestClient(create_app(container), headers={"Authorization": f"Bearer {admin_token}"}) as client:
         yield client
 
 

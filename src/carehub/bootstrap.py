@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from carehub.platform.db import Database, make_engine
 from carehub.platform.settings import Settings
+from carehub.publishing.mobile import retention
 from carehub.publishing.service import propagate, schedule_jobs
 
 
@@ -22,6 +23,7 @@ def build(settings: Settings | None = None) -> Container:
     settings = settings or Settings()
     propagate.install()
     schedule_jobs.install()
+    retention.install(settings.mobile_sync_retention_days)
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)

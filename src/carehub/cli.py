@@ -12,7 +12,7 @@ from carehub import bootstrap
 from carehub.demo.cli import demo_app
 from carehub.platform import schema
 from carehub.platform.auth import service as auth
-from carehub.platform.auth.actor import SYSTEM, Role
+from carehub.platform.auth.actor import SYSTEM, Role, TokenScope
 from carehub.platform.cli_support import console, emit_json, emit_table, fail, run
 from carehub.platform.delivery.cli import deliveries_app
 from carehub.publishing import cli as publishing_cli
@@ -172,6 +172,14 @@ def user_set_password(
 def token_create(
     name: str,
     environment: Annotated[int | None, typer.Option(help="Environment id (default: the primary)")] = None,
+    admin: Annotated[
+        bool,
+        typer.Option(
+            "--admin",
+            help="A tenant administrator's automation token: acts as a tenant administrator over the whole API "
+            "(default: a roster token, the rostering system's credential for its environment only).",
+        ),
+    ] = False,
     tenant: TenantOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -179,12 +187,21 @@ def token_create(
     container = _container()
     t = _tenant(container, tenant, as_json=as_json)
     env = _environment(container, t, environment, as_json=as_json)
-    info, secret = auth.do_create_token(container.db, SYSTEM, tenant_id=t.id, environment_id=env.id, name=name)
+    scope = TokenScope.ADMIN if admin else TokenScope.ROSTER
+    info, secret = run(
+        lambda: auth.do_create_token(
+            container.db, SYSTEM, tenant_id=t.id, environment_id=env.id, name=name, scope=scope
+        ),
+        as_json=as_json,
+    )
     if as_json:
-        emit_json({"id": info.id, "name": info.name, "environment_id": env.id, "token": secret})
+        emit_json(
+            {"id": info.id, "name": info.name, "environment_id": env.id, "scope": info.scope.value, "token": secret}
+        )
     else:
         console.print(
-            f"Token {info.id} for environment {env.name!r}:\n[bold]{secret}[/]\nStore it now; it is not shown again."
+            f"{info.scope.value.capitalize()} token {info.id} for environment {env.name!r}:\n[bold]{secret}[/]\n"
+            "Store it now; it is not shown again."
         )
 
 
@@ -200,6 +217,7 @@ def token_list(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
                     "id": t.id,
                     "name": t.name,
                     "environment_id": t.environment_id,
+                    "scope": t.scope.value,
                     "prefix": t.display_prefix,
                     "last_used_at": t.last_used_at,
                     "revoked_at": t.revoked_at,
@@ -210,8 +228,11 @@ def token_list(tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
     else:
         emit_table(
             "API tokens",
-            ["id", "name", "environment", "prefix", "last used", "revoked"],
-            [(t.id, t.name, t.environment_id, t.display_prefix, t.last_used_at, t.revoked_at) for t in tokens],
+            ["id", "name", "environment", "scope", "prefix", "last used", "revoked"],
+            [
+                (t.id, t.name, t.environment_id, t.scope.value, t.display_prefix, t.last_used_at, t.revoked_at)
+                for t in tokens
+            ],
         )
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from carehub import bootstrap
 from carehub.app import create_app
 from carehub.platform.auth import service as auth
-from carehub.platform.auth.actor import SYSTEM, Actor, Role
+from carehub.platform.auth.actor import SYSTEM, Actor, Role, TokenScope
 from carehub.platform.db import Database
 from carehub.publishing.mobile import service as mobile
 from carehub.tenancy.access import service as access
@@ -41,13 +41,18 @@ def site(db: Database, world: World, api: TestClient) -> Site:
         auth.do_create_user(db, SYSTEM, tenant_id=world.tenant.id, username=username, password=PASSWORD, role=role)
     for username in ("manager", "coord"):
         access.do_grant_branch(db, SYSTEM, username, "B-OWN", tenant_id=world.tenant.id)
-    staff = auth.actor_for_token(db, world.token)
+    staff = site_admin(db)
     devices, tokens = {}, {}
     for side, worker in (("own", "W-OWN"), ("other", "W-OTHER")):
         issued = mobile.do_issue_link_code(db, staff, world.env.id, worker)
         info, token = mobile.do_link_device(db, issued.username, issued.code, f"phone {side}")
         devices[side], tokens[side] = info.id, token
     return Site(world, devices, tokens)
+
+
+def site_admin(db: Database) -> Actor:
+    """The world's tenant administrator, as signed in (API tokens may not manage devices)."""
+    return auth.authenticate(db, "admin", PASSWORD)
 
 
 def signed_in(container: bootstrap.Container, username: str | None) -> TestClient:
@@ -64,14 +69,26 @@ def signed_in(container: bootstrap.Container, username: str | None) -> TestClien
 
 @pytest.fixture
 def clients(container: bootstrap.Container, site: Site) -> Iterator[dict[str, TestClient]]:
-    """One HTTP client per caller: anonymous, admin, manager, coord, carer, and the API token."""
+    """One HTTP client per caller: anonymous, admin, manager, coord, carer and two API tokens.
+
+    "token" is the world's roster token; "admin_token" an admin token (a tenant administrator's automation).
+    """
     made = {
         name: signed_in(container, None if name == "anonymous" else name)
         for name in ("anonymous", "admin", "manager", "coord", "carer")
     }
-    token = TestClient(create_app(container), headers={"Authorization": f"Bearer {site.world.token}"})
-    token.__enter__()
-    made["token"] = token
+    _, admin_secret = auth.do_create_token(
+        container.db,
+        SYSTEM,
+        tenant_id=site.world.tenant.id,
+        environment_id=site.world.env.id,
+        name="automation",
+        scope=TokenScope.ADMIN,
+    )
+    for name, secret in (("token", site.world.token), ("admin_token", admin_secret)):
+        token = TestClient(create_app(container), headers={"Authorization": f"Bearer {secret}"})
+        token.__enter__()
+        made[name] = token
     yield made
     for c in made.values():
         c.__exit__(None, None, None)

@@ -2,8 +2,15 @@
 
 The app's routes are enumerated programmatically; every (method, path) must be classified in ROUTES, so a
 new route that nobody classified fails :func:`test_every_route_is_classified`. Callers: anonymous, tenant
-administrator, branch manager and care coordinator (granted branch B-OWN only), care worker, API token.
-Records of branch B-OTHER must be not found (404) for branch staff and leave no trace in any answer.
+administrator, branch manager and care coordinator (granted branch B-OWN only), care worker, roster API
+token ("token"), admin API token ("admin_token"). Records of branch B-OTHER must be not found (404) for
+branch staff and leave no trace in any answer.
+
+A roster API token is a rostering system's credential for one environment: every API route, every method,
+is called with it; only its environment's roster, explain and the integration status answer, every other
+route is refused with 403 "API tokens cannot ...". An admin API token is checked like a tenant
+administrator on the API: allowed wherever the administrator is, every branch; never on pages (they need
+a browser session) nor on the mobile device feed.
 """
 
 from __future__ import annotations
@@ -12,12 +19,17 @@ import re
 from enum import StrEnum
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from carehub.platform.auth import service as auth
+from carehub.platform.auth.actor import SYSTEM, Role, TokenScope
+from carehub.platform.db import Database
 from tests.access.conftest import Site
 from tests.access.support import csrf_of, leaks
 from tests.platform.test_api_security import _routes
+from tests.tenancy.support import snapshot
 
 
 class C(StrEnum):
@@ -28,7 +40,7 @@ class C(StrEnum):
     DEVICE = "device"  # a linked device's token only
     SCOPED_API = "scoped_api"  # staff reads, branch-scoped; tokens see the whole environment
     SCOPED_PAGE = "scoped_page"  # staff pages, branch-scoped
-    ADMIN_API = "admin_api"  # tenant administrators and tokens only
+    ADMIN_API = "admin_api"  # tenant administrators (and admin tokens) only
     ADMIN_PAGE = "admin_page"  # tenant administrators only
     TOKEN_WRITE = "token_write"  # API changes: a bearer token only, never a browser session
     STAFF_POST = "staff_post"  # device management forms: coordinators and above, branch-scoped
@@ -45,6 +57,26 @@ KINDS = {
     "plan-visits": "P",
     "visits": "V",
 }
+
+
+# What an API token may call (listed here independently of the product's own list).
+ROSTER_PATH = r"/api/v1/(" + "|".join(KINDS) + r")"
+TOKEN_MAY = (
+    ("GET", ROSTER_PATH + r"(/\{external_id\}(/history)?)?"),
+    ("PUT", ROSTER_PATH + r"/\{external_id\}"),
+    ("DELETE", ROSTER_PATH + r"/\{external_id\}"),
+    ("POST", ROSTER_PATH + r"/batch"),
+    ("POST", r"/api/v1/imports/\{plural\}"),
+    ("POST", r"/api/v1/visits/\{visit_id\}/(allocations|confirm|cancel)"),
+    ("DELETE", r"/api/v1/visits/\{visit_id\}/allocations/\{worker_id\}"),
+    ("GET", r"/api/v1/explain/\{kind\}/\{external_id\}"),
+    ("GET", r"/api/v1/publishing/status"),
+)
+
+
+def token_may(method: str, path: str) -> bool:
+    """Whether an API token may call this API route."""
+    return any(m == method and re.fullmatch(p, path) for m, p in TOKEN_MAY)
 
 
 def classify(method: str, path: str) -> C | None:  # noqa: C901, PLR0911, PLR0912 - one rule per family of routes
@@ -143,16 +175,18 @@ def _without(text: str, url: str) -> str:
     return text
 
 
-def _expect_get(cls: C, caller: str, side: str, *, one_record: bool) -> set[int]:  # noqa: PLR0911
+def _expect_get(cls: C, caller: str, side: str, *, one_record: bool, path: str) -> set[int]:  # noqa: PLR0911
     """The status codes a GET may answer."""
     api = cls in (C.SCOPED_API, C.ADMIN_API, C.DEVICE)
     if caller == "anonymous":
         return {401} if api or (cls is C.FORMS_READ and side == "api") else {303}
-    if caller == "token":
+    if caller in ("token", "admin_token"):  # an admin token is the administrator on the API (every branch)
         if cls is C.DEVICE:
             return {401}
         if not api:
             return {303}  # pages need a browser session
+        if caller == "token" and not token_may("GET", path):
+            return {403}
         return {200} if cls is C.SCOPED_API else {200, 404, 422}
     if cls is C.DEVICE:
         return {401}
@@ -179,7 +213,7 @@ def test_rule_staff_in_one_branch_cannot_see_case_files_from_another(
             for url in _fill(path, side, site):
                 for caller, client in clients.items():
                     r = client.get(url, follow_redirects=False)
-                    expected = _expect_get(cls, caller, side, one_record=one_record)
+                    expected = _expect_get(cls, caller, side, one_record=one_record, path=path)
                     assert r.status_code in expected, f"{caller} GET {url}: {r.status_code}, expected {expected}"
                     if caller in STAFF:  # what was asked for may be echoed ("no client with id 'C-OTHER'")
                         found = leaks(_without(r.text, url))
@@ -192,7 +226,8 @@ def test_the_leak_markers_would_be_found(clients: dict[str, TestClient]) -> None
     """The admin sees the other branch: the markers searched for are really in the answers."""
     for url in ("/api/v1/clients", "/roster/clients", "/roster/visits", "/roster/workers", "/api/v1/visits"):
         assert leaks(clients["admin"].get(url).text), url
-        assert leaks(clients["token"].get(url).text) or url.startswith("/roster"), url
+        for token in ("token", "admin_token"):
+            assert leaks(clients[token].get(url).text) or url.startswith("/roster"), (token, url)
 
 
 def test_lists_counts_and_searches_hold_only_the_own_branch(clients: dict[str, TestClient]) -> None:
@@ -245,6 +280,132 @@ def test_browser_sessions_never_change_anything_through_the_api(clients: dict[st
         for caller in SIGNED_IN:
             r = clients[caller].request(method, url, json={})
             assert r.status_code == 401, f"{caller} {method} {url}: {r.status_code}"
+
+
+def test_rule_api_tokens_use_only_their_environments_roster_explain_and_status(
+    clients: dict[str, TestClient], site: Site, db: Database
+) -> None:
+    """Every API route and method, called with the token.
+
+    Off its list: 403 "API tokens cannot ..." and nothing changes. On its list: never refused (placeholder ids
+    and empty bodies may be not found or invalid).
+    """
+    token = clients["token"]
+    routes = [
+        (m, p) for m, p in all_routes(token.app) if p.startswith("/api/") and classify(m, p) not in (C.PUBLIC, C.DEVICE)
+    ]
+    refused = [(m, p) for m, p in routes if not token_may(m, p)]
+    allowed = [(m, p) for m, p in routes if token_may(m, p)]
+    families = {p.split("/")[3] for _, p in refused}
+    assert {"environments", "users", "subscriptions", "deliveries", "publishing", "forms", "services"} <= families
+    assert {"mobile"} <= families
+    before = snapshot(db)
+    for method, path in refused:
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        r = token.request(method, url, json={})
+        assert r.status_code == 403, f"token {method} {url}: {r.status_code} {r.text[:200]}"
+        message = r.json()["error"]["message"]
+        assert message.startswith("API tokens cannot "), f"token {method} {url}: {message}"
+    assert snapshot(db) == before, "a refused token call changed something"
+    for method, path in allowed:
+        url = re.sub(r"\{[^}]+\}", "1", path).replace("/explain/1/", "/explain/client/")
+        r = token.request(method, url, json={}) if method != "GET" else token.get(url)
+        assert r.status_code != 403, f"token {method} {url}: {r.status_code} {r.text[:200]}"
+        assert r.status_code < 500, f"token {method} {url}: {r.status_code} {r.text[:200]}"
+    assert len(refused) > 40, len(refused)
+    assert len(allowed) > 30, len(allowed)
+
+
+def test_rule_admin_tokens_go_wherever_a_tenant_administrator_may_on_the_api(clients: dict[str, TestClient]) -> None:
+    """Every API route and method, called with an admin token: never refused, never a 500.
+
+    Placeholder ids and empty bodies may be not found, invalid or in conflict. Where the roster token is
+    refused, the signed-in administrator's GET answers the same as the admin token's.
+    """
+    admin_token, admin = clients["admin_token"], clients["admin"]
+    routes = [
+        (m, p)
+        for m, p in all_routes(admin_token.app)
+        if p.startswith("/api/") and classify(m, p) not in (C.PUBLIC, C.DEVICE)
+    ]
+    assert len([r for r in routes if not token_may(*r)]) > 40
+    for method, path in routes:
+        url = re.sub(r"\{[^}]+\}", "1", path).replace("/explain/1/", "/explain/client/")
+        r = admin_token.request(method, url, json={}) if method != "GET" else admin_token.get(url)
+        assert r.status_code not in (401, 403), f"admin token {method} {url}: {r.status_code} {r.text[:200]}"
+        assert r.status_code < 500, f"admin token {method} {url}: {r.status_code} {r.text[:200]}"
+        if method == "GET" and not token_may(method, path):
+            assert admin.get(url).status_code == r.status_code, f"admin and admin token differ on GET {url}"
+
+
+def test_admin_tokens_never_open_the_mobile_device_feed(clients: dict[str, TestClient]) -> None:
+    r = clients["admin_token"].get("/api/mobile/v1/sync")
+    assert r.status_code == 401
+    assert r.json()["error"]["code"] == "authentication_required"
+
+
+def test_admin_tokens_are_administrators_to_the_services_too(db: Database, site: Site) -> None:
+    """Behind the API, the services take an admin token's actor as a tenant administrator (every branch)."""
+    from carehub.platform.auth import permissions  # noqa: PLC0415
+    from carehub.publishing.mobile import service as mobile  # noqa: PLC0415
+    from carehub.tenancy import connect  # noqa: PLC0415
+    from carehub.tenancy.forms import service as forms  # noqa: PLC0415
+
+    _, secret = auth.do_create_token(
+        db, SYSTEM, tenant_id=site.world.tenant.id, environment_id=site.world.env.id, name="ops", scope=TokenScope.ADMIN
+    )
+    actor = auth.actor_for_token(db, secret)
+    assert (actor.kind, actor.role, actor.branch_ids, actor.is_admin) == ("token", Role.ADMIN, None, True)
+    assert all(permissions.can(actor, p) for p in permissions.Permission)
+    permissions.require_admin(actor, "see the integration's health")
+    mobile.require_staff(actor)
+    assert forms.require_staff(actor) == site.world.tenant.id
+    assert forms.can_edit(actor)
+    assert [e.name for e in connect.list_for(db, actor)] == [site.world.env.name]
+    code = mobile.do_issue_link_code(db, actor, site.world.env.id, "W-OTHER")  # every branch
+    assert code.worker_external_id == "W-OTHER"
+
+
+def test_api_tokens_are_refused_configuration_by_the_services_too(db: Database, site: Site) -> None:
+    """Behind the API, the services refuse a token's actor as well (what the web and the CLI call)."""
+    from carehub.platform.auth import permissions  # noqa: PLC0415
+    from carehub.platform.errors import PermissionDenied  # noqa: PLC0415
+    from carehub.publishing.mobile import service as mobile  # noqa: PLC0415
+    from carehub.publishing.service import config  # noqa: PLC0415
+    from carehub.tenancy import connect  # noqa: PLC0415
+    from carehub.tenancy.access import service as access  # noqa: PLC0415
+    from carehub.tenancy.forms import service as forms  # noqa: PLC0415
+
+    actor = auth.actor_for_token(db, site.world.token)
+    env = site.world.env.id
+    assert not actor.is_admin
+    refusals = [
+        lambda: connect.do_pause_environment(db, actor, env),
+        lambda: connect.list_for(db, actor),
+        lambda: access.do_grant_branch(db, actor, "manager", "B-OTHER", tenant_id=site.world.tenant.id),
+        lambda: auth.do_set_role(db, actor, "manager", Role.ADMIN),
+        lambda: mobile.do_issue_link_code(db, actor, env, "W-OWN"),
+        lambda: mobile.do_revoke_device(db, actor, env, site.devices["own"]),
+        lambda: permissions.require_admin(actor, "see the integration's health"),
+    ]
+    for refuse in refusals:
+        with pytest.raises(PermissionDenied, match=r"^API tokens cannot "):
+            refuse()
+    # Defence in depth: the forms and devices services refuse a roster token before anything else.
+    staff_only = [
+        lambda: forms.require_staff(actor),
+        lambda: forms.list_forms(db, actor),
+        lambda: mobile.require_staff(actor),
+    ]
+    for refuse in staff_only:
+        with pytest.raises(PermissionDenied, match=r"^API tokens cannot "):
+            refuse()
+    assert not forms.can_edit(actor)
+    with pytest.raises(PermissionDenied):
+        config.do_reconcile(db, actor, env)
+    assert permissions.can(actor, permissions.Permission.READ_ROSTER)
+    assert permissions.can(actor, permissions.Permission.EXPLAIN)
+    assert not permissions.can(actor, permissions.Permission.CONFIGURE)
 
 
 def test_configuration_forms_refuse_everyone_but_administrators(clients: dict[str, TestClient]) -> None:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from carehub import bootstrap
 from carehub.app import create_app
 from carehub.platform.auth import service as auth
-from carehub.platform.auth.actor import SYSTEM, Role
+from carehub.platform.auth.actor import SYSTEM, Role, TokenScope
 from carehub.platform.db import Database
 from carehub.tenancy import service as tenancy
 from tests.conftest import PASSWORD, World
@@ -39,8 +39,8 @@ def errors_of(body: dict[str, Any]) -> list[tuple[Any, Any]]:
     return [(e["field"], e["value"]) for e in body["error"]["errors"]]
 
 
-def create(api: TestClient, url: str, **extra: Any) -> dict[str, Any]:
-    r = api.post("/api/v1/subscriptions", json={"name": extra.pop("name", "hooks"), "url": url, **extra})
+def create(client: TestClient, url: str, **extra: Any) -> dict[str, Any]:
+    r = client.post("/api/v1/subscriptions", json={"name": extra.pop("name", "hooks"), "url": url, **extra})
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     return body
@@ -53,23 +53,27 @@ def test_every_endpoint_needs_credentials(anonymous: TestClient, method: str, pa
     assert r.json()["error"]["code"] == "authentication_required"
 
 
-def test_subscriptions_are_created_read_changed_and_their_secret_shown_once(api: TestClient, world: World) -> None:
-    made = create(api, "https://example.org/hook", topics=["publishing.visit.", "roster."], max_attempts=5)
+def test_subscriptions_are_created_read_changed_and_their_secret_shown_once(
+    admin_api: TestClient, api: TestClient, world: World
+) -> None:
+    made = create(admin_api, "https://example.org/hook", topics=["publishing.visit.", "roster."], max_attempts=5)
     assert made["secret"].startswith("whsec_")
     assert made["topics"] == ["publishing.visit.", "roster."]
     assert made["deliveries"] == {"pending": 0, "dead": 0}
-    listed = api.get("/api/v1/subscriptions").json()["items"]
+    listed = admin_api.get("/api/v1/subscriptions").json()["items"]
     assert [s["name"] for s in listed] == ["hooks"]
-    one = api.get(f"/api/v1/subscriptions/{made['id']}").json()
+    one = admin_api.get(f"/api/v1/subscriptions/{made['id']}").json()
     for shown in (listed[0], one, api.get("/api/v1/openapi.json").json()):
         assert made["secret"] not in str(shown)
-    changed = api.patch(f"/api/v1/subscriptions/{made['id']}", json={"active": False, "max_attempts": 2}).json()
+    changed = admin_api.patch(f"/api/v1/subscriptions/{made['id']}", json={"active": False, "max_attempts": 2}).json()
     assert (changed["active"], changed["max_attempts"]) == (False, 2)
-    own = create(api, "https://example.org/other", name="own", secret="a-secret-of-my-own-choosing")
+    own = create(admin_api, "https://example.org/other", name="own", secret="a-secret-of-my-own-choosing")
     assert own["secret"] == "a-secret-of-my-own-choosing"
 
 
-def test_bad_input_is_refused_with_the_field_the_value_and_what_was_expected(api: TestClient) -> None:
+def test_bad_input_is_refused_with_the_field_the_value_and_what_was_expected(
+    admin_api: TestClient, api: TestClient
+) -> None:
     cases: list[tuple[dict[str, Any], str]] = [
         ({"name": "x", "url": "ftp://example.org/"}, "url"),
         ({"name": "x", "url": "https://example.org/", "max_attempts": 0}, "max_attempts"),
@@ -79,16 +83,16 @@ def test_bad_input_is_refused_with_the_field_the_value_and_what_was_expected(api
         ({"name": "x", "url": "https://example.org/", "secret": "short"}, "secret"),
     ]
     for body, field in cases:
-        r = api.post("/api/v1/subscriptions", json=body)
+        r = admin_api.post("/api/v1/subscriptions", json=body)
         assert r.status_code == 422, (body, r.text)
         assert any(field in str(f) for f, _ in errors_of(r.json())), (body, r.json())
-    r = api.post("/api/v1/subscriptions", json={"name": "x", "url": "ftp://example.org/"})
+    r = admin_api.post("/api/v1/subscriptions", json={"name": "x", "url": "ftp://example.org/"})
     assert r.json()["error"]["errors"][0]["reason"].startswith("an http:// or https:// URL")
-    create(api, "https://example.org/", name="taken")
-    r = api.post("/api/v1/subscriptions", json={"name": "taken", "url": "https://example.org/"})
+    create(admin_api, "https://example.org/", name="taken")
+    r = admin_api.post("/api/v1/subscriptions", json={"name": "taken", "url": "https://example.org/"})
     assert r.status_code == 409
     assert errors_of(r.json()) == [("name", "taken")]
-    r = api.get("/api/v1/deliveries", params={"status": "lost"})
+    r = admin_api.get("/api/v1/deliveries", params={"status": "lost"})
     assert r.status_code == 422
     assert "'pending', 'delivered' or 'dead'" in r.json()["error"]["errors"][0]["reason"]
 
@@ -108,22 +112,22 @@ def test_bad_input_is_refused_with_the_field_the_value_and_what_was_expected(api
     ],
 )
 def test_out_of_range_and_malformed_values_are_4xx_never_500(
-    api: TestClient, method: str, path: str, body: Any
+    admin_api: TestClient, method: str, path: str, body: Any
 ) -> None:
-    create(api, "https://example.org/hook")
-    r = api.request(method, path, json=body)
+    create(admin_api, "https://example.org/hook")
+    r = admin_api.request(method, path, json=body)
     assert 400 <= r.status_code < 500, (path, body, r.status_code, r.text)
     assert r.json()["error"]["code"] in {"invalid_input", "not_found"}
 
 
 def test_deliveries_with_their_attempts_retry_and_replay(
-    api: TestClient, db: Database, world: World, receiver: Receiver
+    admin_api: TestClient, api: TestClient, db: Database, world: World, receiver: Receiver
 ) -> None:
-    sub = create(api, receiver.url + "/hook", max_attempts=1)
+    sub = create(admin_api, receiver.url + "/hook", max_attempts=1)
     receiver.fail_always(500)
     [event] = emit(db, world.env.id, [1])
     deliver(db)
-    listed = api.get("/api/v1/deliveries", params={"status": "dead"}).json()
+    listed = admin_api.get("/api/v1/deliveries", params={"status": "dead"}).json()
     assert listed["total"] == 1
     [dead] = listed["items"]
     assert (dead["event_id"], dead["idempotency_key"], dead["last_error"]) == (
@@ -131,15 +135,15 @@ def test_deliveries_with_their_attempts_retry_and_replay(
         f"evt-{event}",
         "HTTP 500: refused by test receiver (500)",
     )
-    one = api.get(f"/api/v1/deliveries/{dead['id']}").json()
+    one = admin_api.get(f"/api/v1/deliveries/{dead['id']}").json()
     assert [(a["number"], a["outcome"], a["status_code"]) for a in one["attempt_log"]] == [(1, "dead", 500)]
     assert one["payload"] == {"record": 1}
-    assert api.post(f"/api/v1/deliveries/{dead['id']}/replay").status_code == 200
-    assert api.post(f"/api/v1/deliveries/{dead['id']}/retry").status_code == 409  # pending now: not dead
+    assert admin_api.post(f"/api/v1/deliveries/{dead['id']}/replay").status_code == 200
+    assert admin_api.post(f"/api/v1/deliveries/{dead['id']}/retry").status_code == 409  # pending now: not dead
     receiver.succeed()
     deliver(db)
-    assert api.get(f"/api/v1/deliveries/{dead['id']}").json()["status"] == "delivered"
-    r = api.post(f"/api/v1/subscriptions/{sub['id']}/replay", json={"from_event_id": event})
+    assert admin_api.get(f"/api/v1/deliveries/{dead['id']}").json()["status"] == "delivered"
+    r = admin_api.post(f"/api/v1/subscriptions/{sub['id']}/replay", json={"from_event_id": event})
     assert r.json() == {
         "subscription_id": sub["id"],
         "events": 1,
@@ -148,19 +152,21 @@ def test_deliveries_with_their_attempts_retry_and_replay(
         "first_event_id": event,
         "last_event_id": event,
     }
-    assert api.post(f"/api/v1/subscriptions/{sub['id']}/retry-dead").json() == {
+    assert admin_api.post(f"/api/v1/subscriptions/{sub['id']}/retry-dead").json() == {
         "subscription_id": sub["id"],
         "retried": 0,
     }
-    assert api.get("/api/v1/deliveries", params={"event_id": event}).json()["items"][0]["status"] == "pending"
+    assert admin_api.get("/api/v1/deliveries", params={"event_id": event}).json()["items"][0]["status"] == "pending"
 
 
 def test_another_tenants_token_sees_nothing_of_this_tenant(
-    container: bootstrap.Container, api: TestClient, db: Database, world: World
+    container: bootstrap.Container, admin_api: TestClient, db: Database, world: World
 ) -> None:
-    sub = create(api, "https://example.org/hook")
+    sub = create(admin_api, "https://example.org/hook")
     other, env = tenancy.do_create_tenant(db, SYSTEM, name="Elsewhere", timezone="Europe/London")
-    _, token = auth.do_create_token(db, SYSTEM, tenant_id=other.id, environment_id=env.id, name="t")
+    _, token = auth.do_create_token(
+        db, SYSTEM, tenant_id=other.id, environment_id=env.id, name="t", scope=TokenScope.ADMIN
+    )
     emit(db, world.env.id, [1])
     deliver(db)
     with TestClient(create_app(container), headers={"Authorization": f"Bearer {token}"}) as theirs:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from carehub.cli import app as cli
 from carehub.platform.auth import service as auth
-from carehub.platform.auth.actor import SYSTEM, Actor, Role
+from carehub.platform.auth.actor import SYSTEM, Actor, Role, TokenScope
 from carehub.platform.db import Database
 from carehub.tenancy import service as tenancy
 from carehub.tenancy.forms import service as forms
@@ -28,44 +28,50 @@ def _ok(r: Any, status: int = 200) -> dict[str, Any]:
     return body
 
 
-def test_rest_forms_and_services_for_an_administrator(api: TestClient, branches: Branches) -> None:
-    created = _ok(api.post("/api/v1/forms", json={"key": "notes", "title": "Notes", "fields": NOTES}), 201)
+def test_rest_forms_and_services_for_an_administrator(
+    admin_api: TestClient, api: TestClient, branches: Branches
+) -> None:
+    created = _ok(admin_api.post("/api/v1/forms", json={"key": "notes", "title": "Notes", "fields": NOTES}), 201)
     assert (created["id"], [v["version"] for v in created["versions"]]) == ("notes@1", [1])
-    edited = _ok(api.put("/api/v1/forms/notes", json={"title": "Notes", "fields": fields("x"), "expected_version": 1}))
+    edited = _ok(
+        admin_api.put("/api/v1/forms/notes", json={"title": "Notes", "fields": fields("x"), "expected_version": 1})
+    )
     assert edited["version"] == 2
-    assert _ok(api.get("/api/v1/forms/notes/versions/1"))["fields"][0]["key"] == "mood"
-    stale = api.put("/api/v1/forms/notes", json={"title": "Notes", "fields": NOTES, "expected_version": 1})
+    assert _ok(admin_api.get("/api/v1/forms/notes/versions/1"))["fields"][0]["key"] == "mood"
+    stale = admin_api.put("/api/v1/forms/notes", json={"title": "Notes", "fields": NOTES, "expected_version": 1})
     assert stale.status_code == 409
     service = _ok(
-        api.post("/api/v1/services", json={"name": "Home care", "forms": ["notes"], "branch_ids": [branches.bristol]}),
+        admin_api.post(
+            "/api/v1/services", json={"name": "Home care", "forms": ["notes"], "branch_ids": [branches.bristol]}
+        ),
         201,
     )
     assert service["forms"] == [{"key": "notes", "title": "Notes", "id": "notes@2"}]
     assert [b["id"] for b in service["branches"]] == [branches.bristol]
     patched = _ok(
-        api.patch(f"/api/v1/services/{service['id']}", json={"branch_ids": [branches.bristol, branches.bath]})
+        admin_api.patch(f"/api/v1/services/{service['id']}", json={"branch_ids": [branches.bristol, branches.bath]})
     )
     assert {b["id"] for b in patched["branches"]} == {branches.bristol, branches.bath}
-    own = _ok(api.post("/api/v1/services/dedicated", json={"branch_id": branches.bath}), 201)
+    own = _ok(admin_api.post("/api/v1/services/dedicated", json={"branch_id": branches.bath}), 201)
     assert own["dedicated_to_branch"]["id"] == branches.bath
     assert own["forms"][0]["id"] == "notes@2"
-    listed = _ok(api.get("/api/v1/forms", params={"branch_id": branches.bath}))["forms"]
+    listed = _ok(admin_api.get("/api/v1/forms", params={"branch_id": branches.bath}))["forms"]
     assert [f["id"] for f in listed] == ["notes@2"]
-    branches_out = _ok(api.get("/api/v1/services/branches"))["branches"]
+    branches_out = _ok(admin_api.get("/api/v1/services/branches"))["branches"]
     assert {b["name"]: [s["name"] for s in b["services"]] for b in branches_out} == {
         "Bath": ["Bath (own forms)"],
         "Bristol": ["Home care"],
     }
-    assert _ok(api.post("/api/v1/forms/notes/archive"))["archived"] is True
-    assert _ok(api.post("/api/v1/forms/notes/restore"))["archived"] is False
+    assert _ok(admin_api.post("/api/v1/forms/notes/archive"))["archived"] is True
+    assert _ok(admin_api.post("/api/v1/forms/notes/restore"))["archived"] is False
     imported = _ok(
-        api.post("/api/v1/forms/import", json={"forms": [{"key": "falls", "title": "Falls", "fields": NOTES}]})
+        admin_api.post("/api/v1/forms/import", json={"forms": [{"key": "falls", "title": "Falls", "fields": NOTES}]})
     )
     assert imported["forms"] == [{"key": "falls", "outcome": "created", "version": 1, "id": "falls@1"}]
 
 
-def test_rest_refusals_are_specific_and_never_500(api: TestClient, branches: Branches) -> None:
-    bad = api.post(
+def test_rest_refusals_are_specific_and_never_500(admin_api: TestClient, api: TestClient, branches: Branches) -> None:
+    bad = admin_api.post(
         "/api/v1/forms",
         json={"key": "notes", "title": "Notes", "fields": [{"key": "q", "label": "Q", "type": "essay"}]},
     )
@@ -73,12 +79,12 @@ def test_rest_refusals_are_specific_and_never_500(api: TestClient, branches: Bra
     rows = bad.json()["error"]["errors"]
     assert [(r["field"], r["value"]) for r in rows] == [("fields[0].type", "essay")]
     assert "choice" in rows[0]["reason"]
-    assert api.get("/api/v1/forms/nope").status_code == 404
-    assert api.get("/api/v1/services/99").status_code == 404
-    assert api.post("/api/v1/services", json={"name": "S", "branch_ids": [999999]}).status_code == 422
-    assert api.post("/api/v1/forms", json={"key": "x", "title": "X", "fields": "nope"}).status_code == 422
-    assert api.post("/api/v1/forms", json={"key": "x" * 300, "title": "X", "fields": []}).status_code == 422
-    assert api.put("/api/v1/forms/notes", json={"title": "T", "fields": NOTES}).status_code == 404
+    assert admin_api.get("/api/v1/forms/nope").status_code == 404
+    assert admin_api.get("/api/v1/services/99").status_code == 404
+    assert admin_api.post("/api/v1/services", json={"name": "S", "branch_ids": [999999]}).status_code == 422
+    assert admin_api.post("/api/v1/forms", json={"key": "x", "title": "X", "fields": "nope"}).status_code == 422
+    assert admin_api.post("/api/v1/forms", json={"key": "x" * 300, "title": "X", "fields": []}).status_code == 422
+    assert admin_api.put("/api/v1/forms/notes", json={"title": "T", "fields": NOTES}).status_code == 404
 
 
 def test_staff_see_their_branches_forms_only(
@@ -104,7 +110,9 @@ def test_staff_see_their_branches_forms_only(
     assert worker.get("/forms").status_code == 403
     # Another tenant's token finds nothing of this one.
     other, env = tenancy.do_create_tenant(db, SYSTEM, name="Other Care", timezone="Europe/London")
-    _, token = auth.do_create_token(db, SYSTEM, tenant_id=other.id, environment_id=env.id, name="t")
+    _, token = auth.do_create_token(
+        db, SYSTEM, tenant_id=other.id, environment_id=env.id, name="t", scope=TokenScope.ADMIN
+    )
     with TestClient(bath.app, headers={"Authorization": f"Bearer {token}"}) as theirs:
         assert theirs.get("/api/v1/forms/a").status_code == 404
         assert _ok(theirs.get("/api/v1/forms"))["forms"] == []

@@ -89,6 +89,17 @@ def test_utc_datetime_stores_utc_and_reads_back_aware(tmp_path: Path) -> None:
     assert read.tzinfo is UTC
 
 
+def test_sqlite_connections_read_through_a_memory_map_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    with engine.connect() as conn:
+        mmap = conn.exec_driver_sql("PRAGMA mmap_size").scalar_one()
+        journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+        keys = conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
+    engine.dispose()
+    assert mmap >= 256 * 1024 * 1024  # the build's cap (2 GiB on Debian), never SQLite's default of 0
+    assert (journal, keys) == ("wal", 1)
+
+
 @settings(max_examples=200, database=None, deadline=None)
 @given(
     moment=st.datetimes(

@@ -196,7 +196,7 @@ def test_care_workers_cannot_read_explanations_or_status(
 
 
 def test_only_an_administrator_changes_monitored_contracts_on_the_page(
-    browser: TestClient, api: TestClient, db: Database, world: World
+    admin_api: TestClient, browser: TestClient, api: TestClient, db: Database, world: World
 ) -> None:
     roster(api)
     sign_in(browser, db, world, Role.COORDINATOR)
@@ -208,7 +208,7 @@ def test_only_an_administrator_changes_monitored_contracts_on_the_page(
     form = {"csrf": csrf_of(admin.get("/publishing/contracts").text), "shown": ["K1", "K2"], "action": "save"}
     r = browser.post("/publishing/contracts", data=form)
     assert r.status_code == 403
-    assert [c["monitored"] for c in api.get("/api/v1/publishing/contracts").json()] == [False, False]
+    assert [c["monitored"] for c in admin_api.get("/api/v1/publishing/contracts").json()] == [False, False]
     for path in ("/publishing/health", "/publishing/schedules"):
         assert browser.get(path).status_code == 403, path
     # Explain (of their own branches' records) is still theirs.
@@ -219,16 +219,18 @@ def test_only_an_administrator_changes_monitored_contracts_on_the_page(
 # ---------------------------------------------------------------- monitored contracts
 
 
-def test_contracts_are_listed_previewed_ticked_and_unticked(api: TestClient, db: Database, world: World) -> None:
+def test_contracts_are_listed_previewed_ticked_and_unticked(
+    admin_api: TestClient, api: TestClient, db: Database, world: World
+) -> None:
     roster(api)
     put(api, "visits", visit("V1"))
-    listed = api.get("/api/v1/publishing/contracts").json()
+    listed = admin_api.get("/api/v1/publishing/contracts").json()
     assert [(c["id"], c["name"], c["funder"], c["monitored"], c["ticked_by"]) for c in listed] == [
         ("K1", "Council framework", "council", False, None),
         ("K2", "Private", "private", False, None),
     ]
 
-    preview = api.post(
+    preview = admin_api.post(
         "/api/v1/publishing/contracts", json={"contract_ids": ["K1"], "monitored": True, "preview": True}
     )
     assert preview.status_code == 200
@@ -239,19 +241,19 @@ def test_contracts_are_listed_previewed_ticked_and_unticked(api: TestClient, db:
     assert body["counts"]["worker"] == {"published": 1}
     assert {"kind": "visit", "id": "V1", "change": "published", "state": "active"} in body["sample"]
     assert states(db, "visit") == {}
-    assert api.get("/api/v1/publishing/contracts").json()[0]["monitored"] is False
+    assert admin_api.get("/api/v1/publishing/contracts").json()[0]["monitored"] is False
 
-    done = api.post("/api/v1/publishing/contracts", json={"contract_ids": ["K1"], "monitored": True}).json()
+    done = admin_api.post("/api/v1/publishing/contracts", json={"contract_ids": ["K1"], "monitored": True}).json()
     assert done["preview"] is False
     assert done["counts"]["visit"] == {"published": 1}
     assert states(db, "visit") == {"V1": "active"}
-    k1 = api.get("/api/v1/publishing/contracts").json()[0]
+    k1 = admin_api.get("/api/v1/publishing/contracts").json()[0]
     assert k1["monitored"] is True
     assert k1["ticked_by"].startswith("token:")
-    again = api.post("/api/v1/publishing/contracts", json={"contract_ids": ["K1"], "monitored": True}).json()
+    again = admin_api.post("/api/v1/publishing/contracts", json={"contract_ids": ["K1"], "monitored": True}).json()
     assert again["changes"] == 0
 
-    off = api.post("/api/v1/publishing/contracts", json={"contract_ids": ["K1"], "monitored": False}).json()
+    off = admin_api.post("/api/v1/publishing/contracts", json={"contract_ids": ["K1"], "monitored": False}).json()
     assert off["counts"]["visit"] == {"deactivated": 1}
     assert states(db, "visit") == {"V1": "deactivated"}
 
@@ -269,18 +271,20 @@ def test_contracts_are_listed_previewed_ticked_and_unticked(api: TestClient, db:
     ],
 )
 def test_contract_changes_refuse_bad_input_by_field(
-    api: TestClient, world: World, body: dict[str, Any], field: str, reason: str
+    admin_api: TestClient, api: TestClient, world: World, body: dict[str, Any], field: str, reason: str
 ) -> None:
-    r = api.post("/api/v1/publishing/contracts", json=body)
+    r = admin_api.post("/api/v1/publishing/contracts", json=body)
     assert r.status_code == 422
     rows = error_rows(r)
     assert [e["field"] for e in rows] == [field]
     assert reason in rows[0]["reason"]
 
 
-def test_unknown_contracts_are_named_and_nothing_changes(api: TestClient, db: Database, world: World) -> None:
+def test_unknown_contracts_are_named_and_nothing_changes(
+    admin_api: TestClient, api: TestClient, db: Database, world: World
+) -> None:
     roster(api)
-    r = api.post("/api/v1/publishing/contracts", json={"contract_ids": ["K1", "NOPE", "ALSO"], "monitored": True})
+    r = admin_api.post("/api/v1/publishing/contracts", json={"contract_ids": ["K1", "NOPE", "ALSO"], "monitored": True})
     assert r.status_code == 422
     error = r.json()["error"]
     assert error["message"] == "unknown contract id(s): ALSO, NOPE"
@@ -288,21 +292,21 @@ def test_unknown_contracts_are_named_and_nothing_changes(api: TestClient, db: Da
         ("contract_ids", "ALSO", "no contract with this id"),
         ("contract_ids", "NOPE", "no contract with this id"),
     ]
-    assert [c["monitored"] for c in api.get("/api/v1/publishing/contracts").json()] == [False, False]
+    assert [c["monitored"] for c in admin_api.get("/api/v1/publishing/contracts").json()] == [False, False]
 
 
 # ---------------------------------------------------------------- publish schedules
 
 
 def test_schedules_preview_then_publish_only_what_enters_the_window(
-    api: TestClient, db: Database, world: World
+    admin_api: TestClient, api: TestClient, db: Database, world: World
 ) -> None:
     roster(api)
     today = london_today()
     put(api, "visits", visit("V-NEAR", days=1), visit("V-FAR", days=10), visit("V-BEYOND", days=16))
     monitor(db, world.env.id, "K1")
     assert states(db, "visit") == {"V-NEAR": "active"}
-    listed = api.get("/api/v1/publishing/schedules").json()
+    listed = admin_api.get("/api/v1/publishing/schedules").json()
     assert listed == [
         {
             "group_id": "G1",
@@ -314,28 +318,30 @@ def test_schedules_preview_then_publish_only_what_enters_the_window(
         }
     ]
     until = (today + timedelta(days=12)).isoformat()
-    preview = api.post(
+    preview = admin_api.post(
         "/api/v1/publishing/schedules", json={"group_ids": ["G1"], "publish_until": until, "preview": True}
     ).json()
     assert preview["preview"] is True
     assert preview["counts"]["visit"] == {"published": 1}
     assert [s["id"] for s in preview["sample"] if s["kind"] == "visit"] == ["V-FAR"]
-    assert api.get("/api/v1/publishing/schedules").json()[0]["publish_until"] is None
+    assert admin_api.get("/api/v1/publishing/schedules").json()[0]["publish_until"] is None
     assert "V-FAR" not in states(db, "visit")
 
-    done = api.post("/api/v1/publishing/schedules", json={"group_ids": ["G1"], "publish_until": until}).json()
+    done = admin_api.post("/api/v1/publishing/schedules", json={"group_ids": ["G1"], "publish_until": until}).json()
     assert done["counts"]["visit"] == {"published": 1}
     assert states(db, "visit") == {"V-NEAR": "active", "V-FAR": "active"}
-    row = api.get("/api/v1/publishing/schedules").json()[0]
+    row = admin_api.get("/api/v1/publishing/schedules").json()[0]
     assert (row["publish_until"], row["last_day"]) == (until, until)
     assert row["set_by"].startswith("token:")
 
 
-def test_a_publish_date_more_than_14_days_ahead_is_refused_clearly(api: TestClient, world: World) -> None:
+def test_a_publish_date_more_than_14_days_ahead_is_refused_clearly(
+    admin_api: TestClient, api: TestClient, world: World
+) -> None:
     roster(api)
     today = london_today()
     late = (today + timedelta(days=15)).isoformat()
-    r = api.post("/api/v1/publishing/schedules", json={"group_ids": ["G1"], "publish_until": late})
+    r = admin_api.post("/api/v1/publishing/schedules", json={"group_ids": ["G1"], "publish_until": late})
     assert r.status_code == 422
     error = r.json()["error"]
     latest = (today + timedelta(days=14)).isoformat()
@@ -343,10 +349,10 @@ def test_a_publish_date_more_than_14_days_ahead_is_refused_clearly(api: TestClie
     assert [(e["field"], e["value"]) for e in error["errors"]] == [("publish_until", late)]
     assert f"expected a date from {today.isoformat()} to {latest}" in error["errors"][0]["reason"]
     past = (today - timedelta(days=1)).isoformat()
-    r = api.post("/api/v1/publishing/schedules", json={"group_ids": ["G1"], "publish_until": past})
+    r = admin_api.post("/api/v1/publishing/schedules", json={"group_ids": ["G1"], "publish_until": past})
     assert r.status_code == 422
     assert "is in the past" in r.json()["error"]["message"]
-    assert api.get("/api/v1/publishing/schedules").json()[0]["publish_until"] is None
+    assert admin_api.get("/api/v1/publishing/schedules").json()[0]["publish_until"] is None
 
 
 @pytest.mark.parametrize(
@@ -360,19 +366,19 @@ def test_a_publish_date_more_than_14_days_ahead_is_refused_clearly(api: TestClie
     ],
 )
 def test_schedules_refuse_bad_input_by_field(
-    api: TestClient, world: World, body: dict[str, Any], field: str, reason: str
+    admin_api: TestClient, api: TestClient, world: World, body: dict[str, Any], field: str, reason: str
 ) -> None:
-    r = api.post("/api/v1/publishing/schedules", json=body)
+    r = admin_api.post("/api/v1/publishing/schedules", json=body)
     assert r.status_code == 422
     rows = error_rows(r)
     assert [e["field"] for e in rows] == [field]
     assert reason in rows[0]["reason"]
 
 
-def test_an_unknown_group_is_named(api: TestClient, world: World) -> None:
+def test_an_unknown_group_is_named(admin_api: TestClient, api: TestClient, world: World) -> None:
     roster(api)
     until = (london_today() + timedelta(days=3)).isoformat()
-    r = api.post("/api/v1/publishing/schedules", json={"group_ids": ["G1", "G9"], "publish_until": until})
+    r = admin_api.post("/api/v1/publishing/schedules", json={"group_ids": ["G1", "G9"], "publish_until": until})
     assert r.status_code == 422
     assert r.json()["error"]["message"] == "unknown group id(s): G9"
 
@@ -380,46 +386,50 @@ def test_an_unknown_group_is_named(api: TestClient, world: World) -> None:
 # ---------------------------------------------------------------- reconcile, settings, status
 
 
-def test_reconcile_previews_and_applies(api: TestClient, db: Database, world: World) -> None:
+def test_reconcile_previews_and_applies(admin_api: TestClient, api: TestClient, db: Database, world: World) -> None:
     roster(api)
     monitor(db, world.env.id, "K1")
-    assert api.post("/api/v1/publishing/reconcile").json() == {
+    assert admin_api.post("/api/v1/publishing/reconcile").json() == {
         "preview": False,
         "changes": 0,
         "counts": {"visit": {}, "care_plan": {}, "client": {}, "worker": {}},
         "sample": [],
     }
-    assert api.post("/api/v1/publishing/reconcile", json={"preview": True}).json()["preview"] is True
-    r = api.post("/api/v1/publishing/reconcile", json={"preview": "yes"})
+    assert admin_api.post("/api/v1/publishing/reconcile", json={"preview": True}).json()["preview"] is True
+    r = admin_api.post("/api/v1/publishing/reconcile", json={"preview": "yes"})
     assert r.status_code == 422
     assert [e["field"] for e in error_rows(r)] == ["preview"]
-    assert api.get("/api/v1/publishing/settings").json()["last_reconcile_at"] is not None
+    assert admin_api.get("/api/v1/publishing/settings").json()["last_reconcile_at"] is not None
 
 
-def test_settings_are_read_and_changed_with_specific_errors(api: TestClient, db: Database, world: World) -> None:
+def test_settings_are_read_and_changed_with_specific_errors(
+    admin_api: TestClient, api: TestClient, db: Database, world: World
+) -> None:
     roster(api)
-    settings = api.get("/api/v1/publishing/settings").json()
+    settings = admin_api.get("/api/v1/publishing/settings").json()
     assert settings == {
         "default_days_ahead": 7,
         "reconcile_every_minutes": 1440,
         "last_export_at": None,
         "last_reconcile_at": None,
     }
-    r = api.patch("/api/v1/publishing/settings", json={"default_days_ahead": 15, "reconcile_every_minutes": 5})
+    r = admin_api.patch("/api/v1/publishing/settings", json={"default_days_ahead": 15, "reconcile_every_minutes": 5})
     assert r.status_code == 422
     assert [(e["field"], e["value"], e["reason"]) for e in error_rows(r)] == [
         ("default_days_ahead", 15, "expected 0 to 14 days"),
         ("reconcile_every_minutes", 5, "expected 15 to 10080 minutes"),
     ]
-    r = api.patch("/api/v1/publishing/settings", json={"default_days_ahead": "3"})
+    r = admin_api.patch("/api/v1/publishing/settings", json={"default_days_ahead": "3"})
     assert r.status_code == 422
     assert "valid integer" in error_rows(r)[0]["reason"]
-    assert api.patch("/api/v1/publishing/settings", json={"colour": "blue"}).status_code == 422
-    changed = api.patch("/api/v1/publishing/settings", json={"default_days_ahead": 3, "reconcile_every_minutes": 60})
+    assert admin_api.patch("/api/v1/publishing/settings", json={"colour": "blue"}).status_code == 422
+    changed = admin_api.patch(
+        "/api/v1/publishing/settings", json={"default_days_ahead": 3, "reconcile_every_minutes": 60}
+    )
     assert changed.status_code == 200
     assert (changed.json()["default_days_ahead"], changed.json()["reconcile_every_minutes"]) == (3, 60)
     assert (
-        api.get("/api/v1/publishing/schedules").json()[0]["last_day"]
+        admin_api.get("/api/v1/publishing/schedules").json()[0]["last_day"]
         == (london_today() + timedelta(days=3)).isoformat()
     )
 

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from typer.testing import CliRunner
 
+from carehub import cli
 from carehub.platform.auth.actor import SYSTEM
+from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
 from carehub.publishing.domain.catalogue import BY_ID
+from carehub.publishing.service import status
+from carehub.publishing.tables import PublishSettings
 from carehub.tenancy import service as tenancy
 from tests.cli.support import error_of, run
 from tests.conftest import World
@@ -72,7 +79,9 @@ def test_explain_needs_a_tenant_to_be_chosen_when_there_are_several(
     )
 
 
-def test_status_exit_code_follows_health(carehub: CliRunner, api: TestClient, db: Database, world: World) -> None:
+def test_rule_status_exits_like_a_monitoring_plugin_0_ok_1_warning_2_critical(
+    carehub: CliRunner, api: TestClient, db: Database, world: World
+) -> None:
     roster(api)
     put(api, "visits", visit("V1"))
     warning = run(carehub, "status", "--json", code=1)
@@ -86,6 +95,68 @@ def test_status_exit_code_follows_health(carehub: CliRunner, api: TestClient, db
     assert (ok["health"], ok["reasons"]) == ("ok", [])
     assert ok["statistics"]["visit"]["active"] == 1
     assert "OK" in run(carehub, "status")
+    # Nothing exported for two days (longer than the daily reconcile): failing, exit 2.
+    with db.transaction() as session:
+        session.execute(
+            update(PublishSettings)
+            .where(PublishSettings.environment_id == world.env.id)
+            .values(last_export_at=utc_now() - timedelta(days=2))
+        )
+    failing = run(carehub, "status", "--json", code=2)
+    assert (failing["health"], [r["code"] for r in failing["reasons"]]) == ("failing", ["no_export"])
+    assert "FAILING" in run(carehub, "status", code=2)
+
+
+def test_rule_status_exits_3_unknown_when_the_database_is_unreachable(
+    carehub: CliRunner, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket closes
+    monkeypatch.setenv("CAREHUB_DATABASE_URL", f"postgresql://carehub@127.0.0.1:{port}/carehub")
+    answer = run(carehub, "status", "--json", code=3)
+    assert answer["health"] == "unknown"
+    assert answer["error"]["message"].startswith("the database did not answer (OperationalError: ")
+    assert "UNKNOWN" in run(carehub, "status", code=3)
+
+
+def test_rule_status_exits_3_unknown_on_an_unexpected_error_never_a_state(
+    carehub: CliRunner, api: TestClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(status, "status_of", broken)
+    answer = run(carehub, "status", "--json", code=3)
+    assert answer == {"health": "unknown", "error": {"message": "unexpected error RuntimeError: a bug", "errors": []}}
+    text = run(carehub, "status", code=3)
+    assert "UNKNOWN" in text
+    assert "a bug" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("--tenant", "Nobody"), "no tenant named 'Nobody'"),
+        (("--environment", "999"), "999"),
+    ],
+)
+def test_rule_status_exits_3_unknown_for_an_unknown_tenant_or_environment(
+    carehub: CliRunner, world: World, args: tuple[str, ...], said: str
+) -> None:
+    answer = run(carehub, "status", *args, "--json", code=3)
+    assert answer["health"] == "unknown"
+    assert said in answer["error"]["message"]
+
+
+@pytest.mark.parametrize("args", [("--bogus",), ("--environment", "abc"), ("--tenant",), ("extra",)])
+def test_rule_status_usage_errors_exit_3_unknown_not_2_critical(
+    carehub: CliRunner, world: World, args: tuple[str, ...]
+) -> None:
+    result = carehub.invoke(cli.app, ["status", *args])
+    assert result.exit_code == 3, (args, result.output)
+    # Other commands keep Click's usual exit status 2 for usage errors.
+    assert carehub.invoke(cli.app, ["explain", "--bogus"]).exit_code == 2
 
 
 def test_contracts_list_tick_and_untick_with_preview(

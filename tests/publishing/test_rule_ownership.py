@@ -105,7 +105,8 @@ def test_rule_branch_matched_by_exact_name_never_duplicated(api: TestClient, db:
     assert b1 == b2 != b3
     assert published(db, "client", "C1").branch_id == b1
 
-    # Another environment of the same tenant, with its own branch of that name, reuses it too.
+    # Another environment of the same tenant, with its own branch of that name, never reuses the primary's:
+    # its branches are published under its prefix ("T - Bristol", the default convention), one for its own.
     other = tenancy.do_create_environment(db, SYSTEM, tenant_id=world.tenant.id, name="Test", prefix="T")
     _, token = auth.do_create_token(db, SYSTEM, tenant_id=world.tenant.id, environment_id=other.id, name="test")
     headers = {"Authorization": f"Bearer {token}"}
@@ -122,4 +123,9 @@ def test_rule_branch_matched_by_exact_name_never_duplicated(api: TestClient, db:
     monitor(db, other.id, "K1")
     with db.read() as session:
         assert session.scalars(select(PublishedBranch.id).where(PublishedBranch.name == "Bristol")).all() == [b1]
-        assert session.scalar(select(PublishedWorker.branch_id).where(PublishedWorker.environment_id == other.id)) == b1
+        theirs = session.scalars(select(PublishedBranch).where(PublishedBranch.name == "T - Bristol")).all()
+        assert [(b.environment_id, b.id != b1) for b in theirs] == [(other.id, True)]
+        assert (
+            session.scalar(select(PublishedWorker.branch_id).where(PublishedWorker.environment_id == other.id))
+            == theirs[0].id
+        )

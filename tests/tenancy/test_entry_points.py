@@ -1,4 +1,4 @@
-"""Environments over the REST API and the CLI: list, connect with a dry run, pause, resume, login changes."""
+"""Environments over the REST API (read by administrators, refused to API tokens) and the CLI."""
 
 from __future__ import annotations
 
@@ -7,33 +7,48 @@ import json
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from carehub import bootstrap
 from carehub.cli import app
+from carehub.platform.auth.actor import Actor
+from carehub.tenancy import connect
+from tests.access.conftest import signed_in
 from tests.tenancy.support import Standalone
 
 
-def test_api_connects_with_a_dry_run_then_applies_pauses_resumes_and_exports_logins(
-    primary: TestClient, southwest: Standalone
+def test_api_environments_are_read_by_administrators_and_refused_to_api_tokens(
+    container: bootstrap.Container, admin: Actor, primary: TestClient, southwest: Standalone
 ) -> None:
+    """The environments API lists environments and exports login changes for a signed-in administrator.
+
+    An API token (a rostering system's credential for one environment) is refused every environments route.
+    """
     body = {"name": "SouthWest", "prefix": "SouthWest", "source_tenant": "SouthWest Care"}
-    dry = primary.post("/api/v1/environments", json=body)
-    assert dry.status_code == 200, dry.text
-    assert dry.json()["dry_run"] is True
-    assert dry.json()["usernames"][0]["new_username"] == "SouthWest.wmobile"
-    bad = primary.post("/api/v1/environments", json={**body, "prefix": "South-West"})
-    assert bad.status_code == 422
-    assert bad.json()["error"]["errors"][0]["field"] == "prefix"
-    done = primary.post("/api/v1/environments", json={**body, "dry_run": False})
-    assert done.status_code == 200, done.text
-    env = done.json()["environment"]["id"]
-    again = primary.post("/api/v1/environments", json={**body, "dry_run": False})
-    assert again.status_code == 409
-    names = [e["name"] for e in primary.get("/api/v1/environments").json()["environments"]]
-    assert names == ["Primary", "SouthWest"]
-    assert primary.post(f"/api/v1/environments/{env}/pause").json()["status"] == "paused"
-    assert primary.post(f"/api/v1/environments/{env}/resume").json()["environment"]["status"] == "active"
-    csv_text = primary.get(f"/api/v1/environments/{env}/login-changes").text
-    assert csv_text.splitlines()[1] == "Wren Mobile,wmobile,SouthWest.wmobile,SouthWest - Bristol"
-    assert primary.post("/api/v1/environments/999999/pause").status_code == 404
+    for method, url, payload in (
+        ("POST", "/api/v1/environments", body),
+        ("POST", "/api/v1/environments", {**body, "dry_run": False}),
+        ("GET", "/api/v1/environments", None),
+        ("POST", "/api/v1/environments/1/pause", None),
+        ("POST", "/api/v1/environments/1/resume", None),
+        ("GET", "/api/v1/environments/1/login-changes", None),
+    ):
+        r = primary.request(method, url, json=payload)
+        assert r.status_code == 403, (method, url, r.text)
+        assert r.json()["error"]["message"].startswith("API tokens cannot connect, pause, resume or list environments")
+    assert [e.name for e in connect.list_for(container.db, admin)] == ["Primary"]  # nothing was connected
+    plan = connect.do_connect_environment(container.db, admin, **body, dry_run=False)  # type: ignore[arg-type]
+    assert plan.environment is not None
+    env = plan.environment.id
+    browser = signed_in(container, "admin")
+    try:
+        names = [e["name"] for e in browser.get("/api/v1/environments").json()["environments"]]
+        assert names == ["Primary", "SouthWest"]
+        csv_text = browser.get(f"/api/v1/environments/{env}/login-changes").text
+        assert csv_text.splitlines()[1] == "Wren Mobile,wmobile,SouthWest.wmobile,SouthWest - Bristol"
+        assert browser.get("/api/v1/environments/999999/login-changes").status_code == 404
+        # Changes over the API need a bearer token, and no token may make them: a session is not enough.
+        assert browser.post(f"/api/v1/environments/{env}/pause").status_code == 401
+    finally:
+        browser.__exit__(None, None, None)
 
 
 def test_cli_env_connect_dry_run_list_pause_resume_and_login_changes(

@@ -177,8 +177,7 @@ def test_rule_the_primary_environments_records_usernames_devices_and_data_are_un
     container: bootstrap.Container, db: Database, admin: Actor, primary: TestClient, southwest: Standalone, world: World
 ) -> None:
     """FAQ: Will my existing ACP data be affected? No: data and devices in the main tenant remain unchanged."""
-    actor = auth.actor_for_token(db, world.token)
-    code = mobile.do_issue_link_code(db, actor, world.env.id, "W1")
+    code = mobile.do_issue_link_code(db, admin, world.env.id, "W1")
     mobile.do_link_device(db, code.username, code.code, "Primary phone")
     before_all = snapshot(db)
     before = primary_rows(db, world)

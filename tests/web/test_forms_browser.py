@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from playwright.sync_api import Page, expect
 
 from carehub import bootstrap
 from carehub.platform.auth import service as auth
+from carehub.platform.auth.actor import Actor
 from carehub.tenancy.forms import service as forms
 from tests.conftest import PASSWORD
-from tests.web.conftest import screenshot
+from tests.web.conftest import SCREENSHOTS, assert_not_reloaded, mark_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -30,10 +33,12 @@ def test_an_administrator_creates_a_form_and_edits_it_into_a_new_version(signed_
     page.get_by_label("Field 1 key").fill("mood")
     page.get_by_label("Field 1 label").fill("Mood today")
     page.get_by_label("Field 1 type").select_option("choice")
-    # A choice field without choices is refused, naming the field; nothing is saved.
+    # A choice field without choices is refused next to its choices; nothing is saved.
     page.get_by_test_id("save-form").click()
-    expect(page.get_by_test_id("form-errors")).to_contain_text("Field 1 choices")
-    page.get_by_label("Field 1 choices (choice fields: one per line)").fill("Good\nLow")
+    choices = page.get_by_label("Field 1 choices (choice fields: one per line)")
+    expect(page.locator("#f-0-choices-error")).to_contain_text("a list of 1 to 100 choices")
+    expect(choices).to_have_attribute("aria-invalid", "true")
+    choices.fill("Good\nLow")
     page.get_by_test_id("add-field").click()
     page.get_by_label("Field 2 key").fill("signed")
     page.get_by_label("Field 2 label").fill("Client signature")
@@ -41,8 +46,10 @@ def test_an_administrator_creates_a_form_and_edits_it_into_a_new_version(signed_
     page.get_by_test_id("save-form").click()
     expect(page.get_by_test_id("notice")).to_contain_text("version 1")
     expect(page.get_by_test_id("versions")).to_contain_text("Version 1")
-    page.get_by_label("Field 1 label").fill("How is the client today?")
-    page.get_by_test_id("save-form").click()
+    row = page.locator("li[data-field='mood']")
+    row.get_by_test_id("edit-field").click()
+    row.get_by_label("Field 1 label").fill("How is the client today?")
+    row.get_by_test_id("save-field").click()
     expect(page.get_by_test_id("notice")).to_contain_text("version 2")
     versions = page.get_by_test_id("versions")
     expect(versions.locator("li")).to_have_count(2)
@@ -53,6 +60,63 @@ def test_an_administrator_creates_a_form_and_edits_it_into_a_new_version(signed_
     expect(
         page.get_by_test_id("forms-table").locator("tr[data-form='daily-notes'] [data-testid=form-version]")
     ).to_have_text("2")
+
+
+def _visit_notes(container: bootstrap.Container, *fields: dict[str, Any]) -> Actor:
+    """Form ``notes`` ("Visit notes") with these fields, made by the admin (returned)."""
+    admin = auth.authenticate(container.db, "admin", PASSWORD)
+    forms.do_create_form(container.db, admin, key="notes", title="Visit notes", fields=list(fields))
+    return admin
+
+
+def test_fields_are_added_reordered_and_refused_in_place(signed_in: Page, container: bootstrap.Container) -> None:
+    admin = _visit_notes(
+        container, {"key": "mood", "label": "Mood", "type": "text"}, {"key": "pain", "label": "Pain", "type": "number"}
+    )
+    page = signed_in
+    page.goto("/forms/notes")
+    mark_page(page)
+    fields = page.get_by_test_id("field-list").locator("li")
+    # Add a field: a new version, without leaving or reloading the page.
+    page.get_by_test_id("add-field").click()
+    page.get_by_label("New field key").fill("falls")
+    page.get_by_label("New field label").fill("Any falls?")
+    page.get_by_label("New field type").select_option("yes-no")
+    page.get_by_test_id("save-new-field").click()
+    expect(page.get_by_test_id("current-version")).to_have_text("2")
+    expect(fields).to_have_count(3)
+    # Reorder: the new field up to the top, one place at a time, each a version.
+    page.get_by_role("button", name="Move Any falls? up").click()
+    expect(page.get_by_test_id("current-version")).to_have_text("3")
+    page.get_by_role("button", name="Move Any falls? up").click()
+    expect(page.get_by_test_id("current-version")).to_have_text("4")
+    expect(fields.first).to_have_attribute("data-field", "falls")
+    expect(page.get_by_role("button", name="Move Any falls? up")).to_be_disabled()
+    # A refusal: the problem next to the field's input, with what was typed kept; nothing saved.
+    row = page.locator("li[data-field='pain']")
+    row.get_by_test_id("edit-field").click()
+    row.get_by_label("Field 3 key").fill("mood")
+    row.get_by_label("Field 3 label").fill("")
+    row.get_by_test_id("save-field").click()
+    expect(row.locator("#e-pain-key-error")).to_contain_text("a key no other field of this form has")
+    expect(row.locator("#e-pain-label-error")).to_contain_text("a label of 1 to 200 characters")
+    expect(row.get_by_label("Field 3 key")).to_have_value("mood")
+    expect(page.get_by_test_id("current-version")).to_have_text("4")
+    # The caret in the focused input stays: hiding it injects a style, which the pages' CSP refuses.
+    page.screenshot(path=SCREENSHOTS / "forms-field-error-laptop.png", full_page=True, caret="initial")
+    row.get_by_label("Field 3 key").fill("pain-level")
+    row.get_by_label("Field 3 label").fill("Pain level")
+    row.get_by_test_id("save-field").click()
+    expect(page.get_by_test_id("current-version")).to_have_text("5")
+    expect(page.locator("li[data-field='pain-level']")).to_contain_text("Pain level")
+    # Remove one: version 6 keeps two fields.
+    page.get_by_role("button", name="Remove Mood").click()
+    expect(page.get_by_test_id("current-version")).to_have_text("6")
+    expect(fields).to_have_count(2)
+    assert_not_reloaded(page)
+    stored = forms.get_form(container.db, admin, "notes")
+    assert stored.current is not None
+    assert [f["key"] for f in stored.current.fields] == ["falls", "pain-level"]
 
 
 def test_services_group_forms_and_a_branch_gets_its_own(signed_in: Page, container: bootstrap.Container) -> None:
@@ -87,13 +151,8 @@ def test_services_group_forms_and_a_branch_gets_its_own(signed_in: Page, contain
 
 
 def test_forms_and_services_pages_fit_a_phone(signed_in_phone: Page, container: bootstrap.Container) -> None:
-    admin = auth.authenticate(container.db, "admin", PASSWORD)
-    forms.do_create_form(
-        container.db,
-        admin,
-        key="notes",
-        title="Visit notes",
-        fields=[{"key": "mood", "label": "Mood", "type": "choice", "choices": ["Good", "Low"], "required": True}],
+    _visit_notes(
+        container, {"key": "mood", "label": "Mood", "type": "choice", "choices": ["Good", "Low"], "required": True}
     )
     page = signed_in_phone
     for path in ("/forms", "/forms/notes", "/forms/services"):

@@ -13,7 +13,7 @@ from carehub.platform.auth import service as auth
 from carehub.platform.clock import utc_now
 from carehub.publishing.mobile import service as mobile
 from carehub.publishing.service import config
-from tests.conftest import World
+from tests.conftest import PASSWORD, World
 from tests.web.conftest import assert_not_reloaded, mark_page, screenshot
 from tests.web.seed import Roster
 
@@ -24,7 +24,7 @@ def test_devices_show_their_last_sync_and_codes_are_issued_and_devices_unlinked(
     signed_in: Page, roster: Roster, container: bootstrap.Container, world: World
 ) -> None:
     db = container.db
-    admin = auth.actor_for_token(db, world.token)
+    admin = auth.authenticate(db, world.admin_username, PASSWORD)  # the tenant administrator signed in below
     config.do_set_monitored(db, admin, world.env.id, ["K1"], monitored=True)
     # A phone that last synced an hour ago.
     then = utc_now() - timedelta(hours=2)

@@ -58,6 +58,26 @@ def test_a_client_on_a_phone_shows_details_first(signed_in_phone: Page, roster: 
     assert facts["y"] < plans["y"]
     assert facts["width"] > 350  # the whole width, not a side column
     assert page_width(page) <= 390
+    screenshot(page, "client-detail-phone", full_page=False)
+
+
+def test_the_phone_navigation_shows_whole_labels_and_the_current_section(signed_in_phone: Page, roster: Roster) -> None:
+    page = signed_in_phone  # an administrator: nine sections, more than a phone's width
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Forms").click()
+    nav = page.get_by_role("navigation", name="Main")
+    clipped = nav.evaluate(
+        "n => [...n.querySelectorAll('a span')].filter(s => s.scrollWidth > s.clientWidth + 1).length"
+    )
+    assert clipped == 0  # no label cut short with an ellipsis
+    assert nav.evaluate("n => n.scrollWidth > n.clientWidth")  # the bar scrolls sideways ...
+    assert page_width(page) <= 390  # ... and the page does not
+    current = page.locator(".mainnav a[aria-current='page']")
+    box, bar = current.bounding_box(), nav.bounding_box()
+    assert box is not None
+    assert bar is not None
+    assert bar["x"] <= box["x"]
+    assert box["x"] + box["width"] <= bar["x"] + bar["width"] + 1  # the current section is in view
+    screenshot(page, "navigation-phone", full_page=False)
 
 
 def test_signing_out_on_a_phone(signed_in_phone: Page, roster: Roster) -> None:

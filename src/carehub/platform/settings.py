@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     port: int = 8000
     max_batch_records: int = 5000
     session_max_age_seconds: int = 12 * 3600
+    mobile_sync_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days a device sync row is kept (each device's latest syncs are always kept).",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -238,4 +238,8 @@ def patch_settings(body: SettingsIn, actor: ApiActor, container: ContainerDep) -
 @router.get("/publishing/status", tags=["Publishing"], summary="Integration health with reasons, and its facts")
 def get_status(actor: ApiActor, container: ContainerDep) -> dict[str, Any]:
     env = environment_for(container.db, actor)
+    if actor.kind == "token":
+        # A rostering system monitors its own environment's integration, read only (docs/access.md).
+        permissions.require(actor, permissions.Permission.READ_STATUS)
+        return status.status_of(container.db, env.id).as_dict()
     return status.read_status(container.db, actor, env.id).as_dict()

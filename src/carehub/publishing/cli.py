@@ -15,9 +15,15 @@ from typing import Annotated, Any
 
 import typer
 
+# Typer vendors Click (typer._click) and raises its UsageError: catch that one, not the click package's.
+from typer._click.core import Context as ClickContext
+from typer._click.exceptions import UsageError
+from typer.core import TyperCommand
+
 from carehub import bootstrap
 from carehub.platform.auth.actor import SYSTEM
 from carehub.platform.cli_support import console, emit_json, emit_table, fail, run
+from carehub.platform.errors import CarehubError, NotFound
 from carehub.publishing.service import config, explain, status
 from carehub.publishing.service.runs import RunResult
 from carehub.tenancy import service as tenancy
@@ -34,7 +40,10 @@ EnvOpt = Annotated[int | None, typer.Option("--environment", help="Environment i
 PreviewOpt = Annotated[bool, typer.Option("--preview", help="Show what would change; change nothing.")]
 KINDS = ("client", "worker", "visit", "plan-visit")
 CHANGES = ("published", "updated", "cancelled", "deactivated", "ended")
+# ``carehub status`` exits like a monitoring plugin (Nagios, Icinga, Sensu): 0 OK, 1 WARNING, 2 CRITICAL, and
+# 3 UNKNOWN for anything that kept it from telling (database unreachable, unknown tenant, bad option, a bug).
 EXIT_CODES = {status.Health.OK: 0, status.Health.WARNING: 1, status.Health.FAILING: 2}
+UNKNOWN = 3
 
 
 @contextmanager
@@ -47,35 +56,38 @@ def _container() -> Iterator[bootstrap.Container]:
         container.db.engine.dispose()
 
 
-def _environment(
-    container: bootstrap.Container, tenant: str | None, environment: int | None, *, as_json: bool
+def _resolve_environment(
+    container: bootstrap.Container, tenant: str | None, environment: int | None
 ) -> tenancy.EnvironmentInfo:
     """The environment asked for (default: the only tenant's primary), as the root commands resolve it."""
     if tenant:
         found = tenancy.find_tenant(container.db, tenant)
         if found is None:
-            fail(f"no tenant named {tenant!r}", as_json=as_json)
+            raise NotFound(f"no tenant named {tenant!r}")
     else:
         tenants = tenancy.list_tenants(container.db)
         if len(tenants) != 1:
-            fail(
+            raise CarehubError(
                 f"{len(tenants)} tenants exist; choose one with --tenant"
                 if tenants
-                else "no tenant yet: run 'carehub tenant create'",
-                as_json=as_json,
+                else "no tenant yet: run 'carehub tenant create'"
             )
         found = tenants[0]
-    env = run(
-        lambda: (
-            tenancy.get_environment(container.db, environment)
-            if environment
-            else tenancy.primary_environment(container.db, found.id)
-        ),
-        as_json=as_json,
+    env = (
+        tenancy.get_environment(container.db, environment)
+        if environment
+        else tenancy.primary_environment(container.db, found.id)
     )
     if env.tenant_id != found.id:
-        fail(f"environment {env.id} is not in tenant {found.name!r}", as_json=as_json)
+        raise CarehubError(f"environment {env.id} is not in tenant {found.name!r}")
     return env
+
+
+def _environment(
+    container: bootstrap.Container, tenant: str | None, environment: int | None, *, as_json: bool
+) -> tenancy.EnvironmentInfo:
+    """:func:`_resolve_environment`, or the error printed and exit 1."""
+    return run(lambda: _resolve_environment(container, tenant, environment), as_json=as_json)
 
 
 def _print_run(result: RunResult, *, preview: bool, what: str) -> None:
@@ -138,17 +150,54 @@ def explain_command(
             console.print(f"  [bold]fix:[/] {c.fix}", highlight=False, soft_wrap=True)
 
 
-@app.command("status")
+class _StatusUsageError(UsageError):
+    """A usage error of ``carehub status``: exits 3 (UNKNOWN), not click's 2, which would read as CRITICAL."""
+
+    exit_code = UNKNOWN
+
+
+class _StatusCommand(TyperCommand):
+    """``carehub status``, whose every exit code is a monitoring state (see :data:`EXIT_CODES`)."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: ClickContext | None = None, **extra: Any
+    ) -> ClickContext:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as exc:
+            raise _StatusUsageError(exc.message, exc.ctx) from exc
+
+
+@app.command("status", cls=_StatusCommand)
 def status_command(environment: EnvOpt = None, tenant: TenantOpt = None, as_json: JsonOpt = False) -> None:
-    """Publishing health: ok, warning or failing with reasons. Exits 0 ok, 1 warning, 2 failing."""
-    with _container() as container:
-        env = _environment(container, tenant, environment, as_json=as_json)
-        found = run(lambda: status.status_of(container.db, env.id), as_json=as_json)
+    """Publishing health, with reasons. Exits 0 OK, 1 WARNING, 2 CRITICAL (failing), 3 UNKNOWN (could not tell)."""
+    raise typer.Exit(_status(environment, tenant, as_json=as_json))
+
+
+def _status(environment: int | None, tenant: str | None, *, as_json: bool) -> int:
+    """Check and print health; the exit code. Any error, expected or not, is UNKNOWN (3), never a health state."""
+    try:
+        with _container() as container:
+            env = _resolve_environment(container, tenant, environment)
+            found = status.status_of(container.db, env.id)
+        if as_json:
+            emit_json(found.as_dict())
+        else:
+            _print_status(found)
+        return EXIT_CODES[found.health]
+    except CarehubError as exc:
+        _unknown(exc.message, [e.as_dict() for e in exc.errors], as_json=as_json)
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the answer is UNKNOWN, not a state
+        _unknown(status.unknown_reason(exc), as_json=as_json)
+    return UNKNOWN
+
+
+def _unknown(message: str, errors: list[dict[str, Any]] | None = None, *, as_json: bool) -> None:
+    """Say that health could not be checked (``health: unknown``)."""
     if as_json:
-        emit_json(found.as_dict())
+        emit_json({"health": "unknown", "error": {"message": message, "errors": errors or []}})
     else:
-        _print_status(found)
-    raise typer.Exit(EXIT_CODES[found.health])
+        console.print(f"Health: [bold magenta]UNKNOWN[/] - could not check: {message}", highlight=False)
 
 
 def _print_status(found: status.Status) -> None:

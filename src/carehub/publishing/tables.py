@@ -76,7 +76,11 @@ class PublishRun(Base):
 
 
 class PublishedBranch(Base):
-    """A branch on the care-planning side, matched by exact name: never two of one name per tenant."""
+    """A branch on the care-planning side, matched by exact name: never two of one name per tenant.
+
+    It belongs to one environment (``environment_id``, set by the first record published into it): records
+    of another environment whose branch publishes under the same name are refused, never put in it.
+    """
 
     __tablename__ = "published_branches"
     __table_args__ = (UniqueConstraint("tenant_id", "name"),)
@@ -85,6 +89,8 @@ class PublishedBranch(Base):
     tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id"))
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The environment whose records it holds; None only for a branch no record was ever published into.
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id"))
 
 
 class PublishedRecord:

@@ -1,8 +1,8 @@
 """Publishing pages: publish schedules, monitored contracts, explain, and the integration's health.
 
 Thin: each handler resolves the signed-in user's environment and calls one
-service function (two for contracts: ticks, then unticks). Forms post with the
-session's CSRF token. A Preview button asks htmx for the counts only; without
+service function (for contracts, one call saves every tick and untick in one
+transaction). Forms post with the session's CSRF token. A Preview button asks htmx for the counts only; without
 JavaScript it posts the form and the whole page comes back with them.
 A change that is applied redirects back to its page with a notice (so a reload
 never posts twice).
@@ -19,7 +19,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from carehub.platform.auth import permissions
-from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.errors import InvalidInput, NotFound
 from carehub.platform.web import templating
@@ -326,12 +325,17 @@ def save_contracts(
 ) -> Response:
     check_csrf(request, csrf)
     preview = action != "save"
-    current = {c.id for c in config.list_contracts(container.db, env.id) if c.monitored}
     wanted, on_page = set(monitored), set(shown)
     # Only contracts shown on the page change: one added since it loaded is left as it is.
-    tick = sorted((wanted & on_page) - current)
-    untick = sorted((current & on_page) - wanted)
-    outcomes, problems = _apply_contracts(container, actor, env, tick, untick, preview=preview)
+    # One service call, one transaction: ticks, unticks, their audit rows and the run commit together.
+    try:
+        saved = config.do_save_monitored(container.db, actor, env.id, sorted(on_page), sorted(wanted), preview=preview)
+    except InvalidInput as exc:
+        outcomes, problems = [], _problems(exc)
+    else:
+        outcomes, problems = ([Outcome(_contracts_title(saved, preview=preview), saved.result, preview)], [])
+        if not saved.changed:
+            outcomes = []
     if not preview and not problems:
         text = " ".join(_summary(o) for o in outcomes) if outcomes else "Nothing to save: no tick was changed."
         return _flash(request, text, "/publishing/contracts")
@@ -344,20 +348,17 @@ def save_contracts(
     return _render(request, "publishing/contracts.html", "contracts", context, 422 if problems else 200)
 
 
-def _apply_contracts(
-    container: ContainerDep, actor: Actor, env: EnvironmentInfo, tick: list[str], untick: list[str], *, preview: bool
-) -> tuple[list[Outcome], list[str]]:
-    outcomes: list[Outcome] = []
-    for ids, on in ((tick, True), (untick, False)):
-        if not ids:
-            continue
-        try:
-            result = config.do_set_monitored(container.db, actor, env.id, ids, monitored=on, preview=preview)
-        except InvalidInput as exc:
-            return outcomes, _problems(exc)
-        verb = ("Ticking " if on else "Unticking ") if preview else ("Ticked " if on else "Unticked ")
-        outcomes.append(Outcome(verb + ", ".join(ids), result, preview))
-    return outcomes, []
+def _contracts_title(saved: config.MonitoredSave, *, preview: bool) -> str:
+    """``Ticked K1; unticked K2`` (``Ticking ...`` in a preview)."""
+    parts = []
+    for ids, verb in (
+        (saved.ticked, "ticking" if preview else "ticked"),
+        (saved.unticked, "unticking" if preview else "unticked"),
+    ):
+        if ids:
+            parts.append(f"{verb} {', '.join(ids)}")
+    title = "; ".join(parts)
+    return title[:1].upper() + title[1:]
 
 
 # ---------------------------------------------------------------- explain

@@ -29,11 +29,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carehub.platform import audit, outbox
+from carehub.platform.auth import permissions
 from carehub.platform.auth import service as auth
 from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
-from carehub.platform.errors import Conflict, InvalidInput, NotFound, PermissionDenied, RecordError
+from carehub.platform.errors import Conflict, InvalidInput, NotFound, RecordError
 from carehub.publishing.domain.states import username_base
 from carehub.publishing.mobile import relink
 from carehub.publishing.service import environments as publishing
@@ -185,8 +186,7 @@ def environment_dict(env: EnvironmentInfo) -> dict[str, Any]:
 
 def require_admin(actor: Actor) -> None:
     """Only a tenant administrator (or Carehub itself) connects, pauses and resumes environments."""
-    if not actor.is_admin or actor.kind == "device":
-        raise PermissionDenied("only a tenant administrator manages environments")
+    permissions.require_admin(actor, "manage environments (connect, pause, resume, list, login changes)")
 
 
 def _tenant_of(session: Session, actor: Actor, tenant_id: int | None) -> Tenant:

@@ -16,10 +16,10 @@ from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
 from carehub.platform.errors import Conflict, InvalidInput, NotFound, RecordError
 from carehub.tenancy.domain.naming import (
+    DEFAULT_BRANCH_FORMAT,
     DEFAULT_USERNAME_FORMAT,
     DEFAULT_VISIT_ID_FORMAT,
     Convention,
-    prefix_problems,
 )
 from carehub.tenancy.tables import Environment, EnvironmentLogin, Tenant
 
@@ -58,13 +58,15 @@ class EnvironmentInfo:
         """How its names are published; None when they publish unchanged (the primary environment).
 
         An environment gets its convention when it is connected
-        (:func:`carehub.tenancy.connect.do_connect_environment`).
+        (:func:`carehub.tenancy.connect.do_connect_environment`) or created
+        (:func:`do_create_environment`: the default one); an added environment
+        stored without formats still gets the defaults, so its prefix always applies.
         """
-        if self.is_primary or not self.prefix or not self.branch_format:
+        if self.is_primary or not self.prefix:
             return None
         return Convention(
             self.prefix,
-            self.branch_format,
+            self.branch_format or DEFAULT_BRANCH_FORMAT,
             self.username_format or DEFAULT_USERNAME_FORMAT,
             self.visit_id_format or DEFAULT_VISIT_ID_FORMAT,
         )
@@ -120,11 +122,13 @@ def do_create_tenant(
 
 
 def do_create_environment(db: Database, actor: Actor, *, tenant_id: int, name: str, prefix: str) -> EnvironmentInfo:
-    """Add a rostering environment to a tenant, with its unique prefix, and no naming convention.
+    """Add a rostering environment to a tenant, with its unique prefix and the default naming convention.
 
     Minimal on purpose (tests and tools): providers connect environments with
     :func:`carehub.tenancy.connect.do_connect_environment`, which sets the
-    naming convention after a dry run.
+    naming convention after a dry run. Here the defaults apply ("SouthWest -
+    Bristol", "SouthWest.jsmith", "SouthWest-V1"), so the prefix always keeps
+    its names apart from every other environment's.
     """
     name, prefix = name.strip(), prefix.strip()
     errors = [
@@ -132,7 +136,8 @@ def do_create_environment(db: Database, actor: Actor, *, tenant_id: int, name: s
         for field, value, limit in (("name", name, 100),)
         if not value or len(value) > limit or "\x00" in value
     ]
-    errors += [RecordError(None, name, p.field, p.value, p.expected) for p in prefix_problems(prefix)]
+    # The default convention's problems too: a prefix so long that usernames would not fit is refused.
+    errors += [RecordError(None, name, p.field, p.value, p.expected) for p in Convention(prefix).problems()]
     if errors:
         raise InvalidInput("environment name or prefix refused", errors=errors)
     with db.transaction() as session:
@@ -152,6 +157,9 @@ def do_create_environment(db: Database, actor: Actor, *, tenant_id: int, name: s
             is_primary=False,
             status="active",
             created_at=utc_now(),
+            branch_format=DEFAULT_BRANCH_FORMAT,
+            username_format=DEFAULT_USERNAME_FORMAT,
+            visit_id_format=DEFAULT_VISIT_ID_FORMAT,
         )
         session.add(env)
         session.flush()
@@ -162,7 +170,14 @@ def do_create_environment(db: Database, actor: Actor, *, tenant_id: int, name: s
                 "environment",
                 env.id,
                 "create",
-                {"name": [None, name], "prefix": [None, prefix], "is_primary": [None, False]},
+                {
+                    "name": [None, name],
+                    "prefix": [None, prefix],
+                    "is_primary": [None, False],
+                    "branch_format": [None, DEFAULT_BRANCH_FORMAT],
+                    "username_format": [None, DEFAULT_USERNAME_FORMAT],
+                    "visit_id_format": [None, DEFAULT_VISIT_ID_FORMAT],
+                },
                 environment_id=env.id,
             ),
         )
@@ -242,9 +257,10 @@ def list_tenants(db: Database) -> Sequence[TenantInfo]:
 def environment_for(db: Database, actor: Actor, environment_id: int | None = None) -> EnvironmentInfo:
     """The environment a caller works in: a token's own, or (for users) the one asked for or the primary.
 
-    An environment of another tenant is reported as not found.
+    An admin-scoped token works in its own environment unless it asks for another of its tenant. An
+    environment of another tenant is reported as not found.
     """
-    if actor.environment_id is not None:
+    if actor.environment_id is not None and (environment_id is None or not actor.is_admin):
         if environment_id is not None and environment_id != actor.environment_id:
             raise NotFound(f"no environment {environment_id}")
         return get_environment(db, actor.environment_id)
@@ -285,3 +301,9 @@ def reserved_for(session: Session, environment_id: int, worker_ids: Collection[i
         )
     )
     return {int(w): str(u) for w, u in rows}
+
+
+def environment_names(session: Session, tenant_id: int) -> dict[int, str]:
+    """The name of each environment of the tenant, by id, read in the caller's transaction."""
+    rows = session.execute(select(Environment.id, Environment.name).where(Environment.tenant_id == tenant_id))
+    return {int(i): str(n) for i, n in rows}

@@ -38,9 +38,8 @@ def add_navigation() -> None:
     templating.add_nav_item("Environments", PATH, "shield", admin=True)
 
 
-def admin_page(request: Request, actor: PageActor, container: ContainerDep) -> Actor:
-    """The signed-in tenant administrator; sets the shell's time zone and tenant."""
-    connect.require_admin(actor)
+def with_shell(request: Request, container: ContainerDep, actor: Actor) -> Actor:
+    """The signed-in user, once the page shell knows their tenant's name and time zone (tenancy's pages share it)."""
     if actor.tenant_id is not None:
         env = tenancy.primary_environment(container.db, actor.tenant_id)
         request.state.timezone = env.timezone
@@ -48,6 +47,12 @@ def admin_page(request: Request, actor: PageActor, container: ContainerDep) -> A
             (t.name for t in tenancy.list_tenants(container.db) if t.id == actor.tenant_id), None
         )
     return actor
+
+
+def admin_page(request: Request, actor: PageActor, container: ContainerDep) -> Actor:
+    """The signed-in tenant administrator; sets the shell's time zone and tenant."""
+    connect.require_admin(actor)
+    return with_shell(request, container, actor)
 
 
 AdminActor = Annotated[Actor, Depends(admin_page)]

@@ -206,9 +206,9 @@ ROSTER_WORKERS = ("W01", "W02", "W03")
 
 
 @pytest.fixture
-def staff(db: Database, world: World) -> Actor:
-    """The world's API token as an actor (an administrator of the primary environment)."""
-    return auth.actor_for_token(db, world.token)
+def staff(db: Database, admin_token: str) -> Actor:
+    """An admin API token of the world's tenant as an actor (acts as a tenant administrator)."""
+    return auth.actor_for_token(db, admin_token)
 
 
 @pytest.fixture

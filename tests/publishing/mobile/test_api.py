@@ -22,16 +22,17 @@ def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _code(client: TestClient, world: World, worker: str = "W01") -> dict[str, Any]:
-    answer = client.post("/api/v1/mobile/link-codes", json={"worker_id": worker}, headers=_bearer(world.token))
+def _code(client: TestClient, admin_token: str, worker: str = "W01") -> dict[str, Any]:
+    """A link code issued over the staff API with an admin API token (a tenant administrator's automation)."""
+    answer = client.post("/api/v1/mobile/link-codes", json={"worker_id": worker}, headers=_bearer(admin_token))
     assert answer.status_code == 201, answer.text
     assert answer.headers["cache-control"] == "no-store"
     body: dict[str, Any] = answer.json()
     return body
 
 
-def _link(client: TestClient, world: World) -> str:
-    code = _code(client, world)
+def _link(client: TestClient, admin_token: str) -> str:
+    code = _code(client, admin_token)
     answer = client.post(
         "/api/mobile/v1/link", json={"username": code["username"], "code": code["code"], "device_name": "Jo's phone"}
     )
@@ -40,10 +41,12 @@ def _link(client: TestClient, world: World) -> str:
     return token
 
 
-def test_link_and_sync_over_http(mobile_client: TestClient, world: World, published: Published) -> None:
+def test_link_and_sync_over_http(
+    admin_token: str, mobile_client: TestClient, world: World, published: Published
+) -> None:
     published.client(501, "Ada")
     published.visit(1, 501, day_at(1, 8), ["W01"])
-    code = _code(mobile_client, world)
+    code = _code(mobile_client, admin_token)
     assert code["username"] == "jo.bloggs"
     assert code["worker_id"] == "W01"
     linked = mobile_client.post(
@@ -70,20 +73,28 @@ def test_link_and_sync_over_http(mobile_client: TestClient, world: World, publis
     assert second["visits"] == []
     assert [(d["kind"], d["external_id"], d["reason"]) for d in second["drops"]] == [("visit", "V1", "cancelled")]
 
-    devices = mobile_client.get("/api/v1/mobile/devices", headers=_bearer(world.token)).json()
+    devices = mobile_client.get("/api/v1/mobile/devices", headers=_bearer(admin_token)).json()
     assert [(d["username"], d["stale"]) for d in devices["items"]] == [("jo.bloggs", False)]
     assert devices["items"][0]["last_sync_at"] is not None
     assert devices["stale_after_minutes"] == 30
     syncs = mobile_client.get(
-        f"/api/v1/mobile/devices/{devices['items'][0]['id']}/syncs", headers=_bearer(world.token)
+        f"/api/v1/mobile/devices/{devices['items'][0]['id']}/syncs", headers=_bearer(admin_token)
     ).json()
     assert [s["complete"] for s in syncs] == [True, True]
 
 
-def test_each_token_works_only_on_its_own_api(mobile_client: TestClient, world: World, published: Published) -> None:
-    token = _link(mobile_client, world)
+def test_each_token_works_only_on_its_own_api(
+    admin_token: str, mobile_client: TestClient, world: World, published: Published
+) -> None:
+    token = _link(mobile_client, admin_token)
     # A normal API token (and no token, and a session-less browser) cannot sync.
-    for headers in (_bearer(world.token), {}, _bearer("chd_forged"), {"Authorization": "Basic abc"}):
+    for headers in (
+        _bearer(world.token),
+        _bearer(admin_token),
+        {},
+        _bearer("chd_forged"),
+        {"Authorization": "Basic abc"},
+    ):
         refused = mobile_client.get("/api/mobile/v1/sync", headers=headers)
         assert refused.status_code == 401, headers
         assert refused.json()["error"]["code"] == "authentication_required"
@@ -97,23 +108,27 @@ def test_each_token_works_only_on_its_own_api(mobile_client: TestClient, world: 
     )
 
 
-def test_revoked_devices_stop_syncing(mobile_client: TestClient, world: World, published: Published) -> None:
-    token = _link(mobile_client, world)
-    device_id = mobile_client.get("/api/v1/mobile/devices", headers=_bearer(world.token)).json()["items"][0]["id"]
-    revoked = mobile_client.post(f"/api/v1/mobile/devices/{device_id}/revoke", headers=_bearer(world.token))
+def test_revoked_devices_stop_syncing(
+    admin_token: str, mobile_client: TestClient, world: World, published: Published
+) -> None:
+    token = _link(mobile_client, admin_token)
+    device_id = mobile_client.get("/api/v1/mobile/devices", headers=_bearer(admin_token)).json()["items"][0]["id"]
+    revoked = mobile_client.post(f"/api/v1/mobile/devices/{device_id}/revoke", headers=_bearer(admin_token))
     assert revoked.status_code == 200
     assert revoked.json()["revoked_at"] is not None
     answer = mobile_client.get("/api/mobile/v1/sync", headers=_bearer(token))
     assert answer.status_code == 401
     assert "link it again" in answer.json()["error"]["message"]
-    assert mobile_client.get("/api/v1/mobile/devices", headers=_bearer(world.token)).json()["items"] == []
+    assert mobile_client.get("/api/v1/mobile/devices", headers=_bearer(admin_token)).json()["items"] == []
     for bad in ("999999", "0", str(2**70), "abc"):
-        status = mobile_client.post(f"/api/v1/mobile/devices/{bad}/revoke", headers=_bearer(world.token)).status_code
+        status = mobile_client.post(f"/api/v1/mobile/devices/{bad}/revoke", headers=_bearer(admin_token)).status_code
         assert status in (404, 422), bad
 
 
-def test_link_refusals_are_clear_and_never_500(mobile_client: TestClient, world: World, published: Published) -> None:
-    code = _code(mobile_client, world)
+def test_link_refusals_are_clear_and_never_500(
+    admin_token: str, mobile_client: TestClient, world: World, published: Published
+) -> None:
+    code = _code(mobile_client, admin_token)
     wrong = mobile_client.post(
         "/api/mobile/v1/link", json={"username": "nobody", "code": code["code"], "device_name": "Phone"}
     )
@@ -153,9 +168,9 @@ def test_link_refusals_are_clear_and_never_500(mobile_client: TestClient, world:
 
 
 def test_bad_sync_queries_are_refused_and_never_500(
-    mobile_client: TestClient, world: World, published: Published
+    admin_token: str, mobile_client: TestClient, world: World, published: Published
 ) -> None:
-    token = _link(mobile_client, world)
+    token = _link(mobile_client, admin_token)
     for params, field in (
         ({"cursor": "garbage"}, "cursor"),
         ({"cursor": "1.99999999999999999999.*.-.20260101"}, "cursor"),
@@ -177,8 +192,10 @@ def test_bad_sync_queries_are_refused_and_never_500(
     assert capped.json()["window"]["days"] == 14
 
 
-def test_staff_endpoints_refuse_bad_input(mobile_client: TestClient, world: World, published: Published) -> None:
-    headers = _bearer(world.token)
+def test_staff_endpoints_refuse_bad_input(
+    admin_token: str, mobile_client: TestClient, world: World, published: Published
+) -> None:
+    headers = _bearer(admin_token)
     unknown = mobile_client.post("/api/v1/mobile/link-codes", json={"worker_id": "NOPE"}, headers=headers)
     assert unknown.status_code == 404
     unpublished = mobile_client.post("/api/v1/mobile/link-codes", json={"worker_id": "W03"}, headers=headers)

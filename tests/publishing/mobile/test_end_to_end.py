@@ -42,7 +42,9 @@ def _visit(visit_id: str, start: Any, workers: list[str], version: int = 1, care
     }
 
 
-def test_a_roster_change_through_the_api_reaches_the_device(api: TestClient, db: Database, world: World) -> None:
+def test_a_roster_change_through_the_api_reaches_the_device(
+    admin_api: TestClient, admin_token: str, api: TestClient, db: Database, world: World
+) -> None:
     tomorrow = utc_now().astimezone(LONDON).date() + timedelta(days=1)
     start = datetime.combine(tomorrow, time(9), tzinfo=LONDON)
     _batch(api, "branches", [{"id": "B1", "version": 1, "name": "Bristol"}])
@@ -96,9 +98,9 @@ def test_a_roster_change_through_the_api_reaches_the_device(api: TestClient, db:
         ],
     )
     _batch(api, "visits", [_visit("V1", start, ["W1"]), _visit("V2", start + timedelta(days=1), ["W2"], carers=2)])
-    config.do_set_monitored(db, auth.actor_for_token(db, world.token), world.env.id, ["K1"], monitored=True)
+    config.do_set_monitored(db, auth.actor_for_token(db, admin_token), world.env.id, ["K1"], monitored=True)
 
-    code = _ok(api.post("/api/v1/mobile/link-codes", json={"worker_id": "W1"}))
+    code = _ok(admin_api.post("/api/v1/mobile/link-codes", json={"worker_id": "W1"}))
     token = _ok(
         api.post(
             "/api/mobile/v1/link", json={"username": code["username"], "code": code["code"], "device_name": "Phone"}

@@ -38,11 +38,11 @@ def _setup(api: TestClient, db: Database, world: World) -> tuple[Actor, dict[str
     )
     put(api, "visits", visit("V1"), visit("V3", client="C3", days=2))
     monitor(db, world.env.id, "K1")
-    staff = auth.actor_for_token(db, world.token)
-    code = mobile.do_issue_link_code(db, staff, world.env.id, "W1")
+    admin = auth.authenticate(db, "admin", PASSWORD)
+    code = mobile.do_issue_link_code(db, admin, world.env.id, "W1")
     _, token = mobile.do_link_device(db, code.username, code.code, "Wren's phone")
     branch = {b: queries.get_record(db, world.env.id, RecordKind.BRANCH, b)["_pk"] for b in ("B1", "B2")}
-    return auth.authenticate(db, "admin", PASSWORD), branch, token
+    return admin, branch, token
 
 
 def _sync(api: TestClient, token: str, cursor: str | None = None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from carehub.platform import audit
-from carehub.platform.auth.actor import Actor, Role
+from carehub.platform.auth.actor import Actor, Role, TokenScope
 from carehub.platform.auth.passwords import (
     MIN_PASSWORD_LENGTH,
     hash_password,
@@ -29,6 +29,7 @@ from carehub.platform.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    PermissionDenied,
     RecordError,
 )
 
@@ -62,6 +63,7 @@ class TokenInfo:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    scope: TokenScope = TokenScope.ROSTER
 
 
 def _user_info(u: User) -> UserInfo:
@@ -70,7 +72,15 @@ def _user_info(u: User) -> UserInfo:
 
 def _token_info(t: ApiToken) -> TokenInfo:
     return TokenInfo(
-        t.id, t.tenant_id, t.environment_id, t.name, t.display_prefix, t.created_at, t.last_used_at, t.revoked_at
+        t.id,
+        t.tenant_id,
+        t.environment_id,
+        t.name,
+        t.display_prefix,
+        t.created_at,
+        t.last_used_at,
+        t.revoked_at,
+        TokenScope(t.scope),
     )
 
 
@@ -189,9 +199,27 @@ def list_users(db: Database, tenant_id: int) -> Sequence[UserInfo]:
 
 
 def do_create_token(
-    db: Database, actor: Actor, *, tenant_id: int, environment_id: int, name: str
+    db: Database,
+    actor: Actor,
+    *,
+    tenant_id: int,
+    environment_id: int,
+    name: str,
+    scope: TokenScope = TokenScope.ROSTER,
 ) -> tuple[TokenInfo, str]:
-    """Create an API token for one environment. Returns its facts and the secret, shown once."""
+    """Create an API token for one environment. Returns its facts and the secret, shown once.
+
+    ``scope``: ``roster`` (the rostering system's credential) or ``admin`` (acts as a tenant administrator
+    over the whole API); only a tenant administrator of ``tenant_id`` (or Carehub itself) creates an admin
+    token, and never another admin token.
+    """
+    if scope is TokenScope.ADMIN:
+        if not actor.is_admin or actor.kind == "token":
+            raise PermissionDenied(
+                "only a tenant administrator (signed in, or with the carehub command) can create an admin API token"
+            )
+        if actor.tenant_id is not None and actor.tenant_id != tenant_id:
+            raise NotFound(f"no tenant {tenant_id}")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.transaction() as session:
         token = ApiToken(
@@ -200,6 +228,7 @@ def do_create_token(
             name=name,
             display_prefix=secret[:12],
             token_hash=hash_token(secret),
+            scope=scope.value,
             created_by=actor.id if actor.kind == "user" else None,
             created_at=utc_now(),
         )
@@ -212,7 +241,7 @@ def do_create_token(
                 "api_token",
                 token.id,
                 "create",
-                {"name": [None, name]},
+                {"name": [None, name], "scope": [None, scope.value]},
                 external_id=token.display_prefix,
                 environment_id=environment_id,
             ),
@@ -262,6 +291,8 @@ def actor_for_token(db: Database, secret: str) -> Actor:
         now = utc_now()
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+        # Both scopes carry the administrator role and every branch of the tenant; what a roster token
+        # may do is cut down by its scope (permissions.TOKEN_GRANTED, permissions.TOKEN_ROUTES).
         return Actor(
             kind="token",
             id=token.id,
@@ -269,6 +300,7 @@ def actor_for_token(db: Database, secret: str) -> Actor:
             tenant_id=token.tenant_id,
             role=Role.ADMIN,
             environment_id=token.environment_id,
+            token_scope=TokenScope(token.scope),
         )
 
 

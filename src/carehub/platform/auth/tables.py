@@ -27,7 +27,11 @@ class User(Base):
 
 
 class ApiToken(Base):
-    """A machine client's token, scoped to one environment. Only its hash is stored."""
+    """A machine client's token for one environment. Only its hash is stored.
+
+    ``scope``: ``roster`` (a rostering system's credential for its environment) or ``admin`` (a tenant
+    administrator's automation token); see :class:`carehub.platform.auth.actor.TokenScope`.
+    """
 
     __tablename__ = "api_tokens"
 
@@ -37,6 +41,7 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(200))
     display_prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(16), server_default="roster")
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from carehub.bootstrap import Container
+from carehub.platform.auth import permissions
 from carehub.platform.auth import service as auth
 from carehub.platform.auth.actor import Actor
 from carehub.platform.errors import AuthenticationRequired
@@ -35,10 +36,22 @@ def session_actor(request: Request, container: ContainerDep) -> Actor | None:
 
 
 def api_actor(request: Request, container: ContainerDep) -> Actor:
-    """The caller of an API endpoint: a bearer token, or (for reads only) a browser session."""
+    """The caller of an API endpoint: a bearer token, or (for reads only) a browser session.
+
+    A roster token may call only the routes of :data:`carehub.platform.auth.permissions.TOKEN_ROUTES` (its
+    environment's roster, explain, status): any other is refused here, before its service runs. An
+    admin-scoped token goes wherever a tenant administrator may (its services check it as one).
+    """
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
-        return auth.actor_for_token(container.db, header[7:].strip())
+        token = auth.actor_for_token(container.db, header[7:].strip())
+        if token.is_admin:
+            return token
+        route = request.scope.get("route")
+        refused = permissions.token_refusal(request.method, getattr(route, "path", request.url.path))
+        if refused is not None:
+            raise refused
+        return token
     if request.method in ("GET", "HEAD"):
         actor = session_actor(request, container)
         if actor is not None:

@@ -12,6 +12,7 @@ from carehub import bootstrap
 from carehub.platform.auth.actor import SYSTEM
 from carehub.platform.cli_support import console, emit_json, emit_table, fail, run
 from carehub.platform.clock import utc_now
+from carehub.publishing.mobile import retention
 from carehub.publishing.mobile import service as mobile
 from carehub.tenancy import service as tenancy
 
@@ -126,3 +127,28 @@ def revoke(
         emit_json(device.as_dict(utc_now()))
         return
     console.print(f"Device {device.id} ({device.name} of {device.worker_name}) is unlinked.")
+
+
+@mobile_app.command("prune-syncs")
+def prune_syncs(
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--older-than-days",
+            help="Delete syncs older than this many days (default: CAREHUB_MOBILE_SYNC_RETENTION_DAYS, 30).",
+        ),
+    ] = None,
+    batch: Annotated[int, typer.Option("--batch", help="Rows deleted per transaction.")] = retention.BATCH,
+    as_json: JsonOpt = False,
+) -> None:
+    """Delete old device sync rows (every tenant); each device's latest sync is always kept."""
+    container = bootstrap.build()
+    try:
+        keep = container.settings.mobile_sync_retention_days if days is None else days
+        result = run(lambda: retention.prune_syncs(container.db, keep, batch=batch), as_json=as_json)
+    finally:
+        container.db.engine.dispose()
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    console.print(result.line()[0].upper() + result.line()[1:] + ".")

@@ -153,8 +153,13 @@ class IssuedCode:
 
 
 def require_staff(actor: Actor) -> None:
-    """Coordinators and above (and API tokens, and Carehub itself) manage devices; others are refused."""
-    if actor.kind in ("system", "token"):
+    """Coordinators and above (and admin API tokens, and Carehub itself) manage devices; others are refused.
+
+    A roster API token is refused: it is a rostering system's credential, not a person managing devices.
+    """
+    if actor.is_roster_token:
+        raise permissions.token_cannot("manage mobile devices")
+    if actor.kind == "system" or actor.is_admin:
         return
     if actor.kind == "device" or actor.role not in STAFF_ROLES:
         raise PermissionDenied("managing mobile devices needs the coordinator role or above")

@@ -85,6 +85,56 @@ def list_contracts(db: Database, environment_id: int) -> list[ContractRow]:
     return [ContractRow(r[0], r[1], r[2], r[3] is not None, r[4], r[5]) for r in rows]
 
 
+def _apply_monitored(
+    session: Session, actor: Actor, environment_id: int, wanted: dict[str, tuple[int, bool]], now: datetime
+) -> tuple[list[str], list[str]]:
+    """Make each contract monitored or not as ``wanted`` says (external id: key, monitored), in ``session``.
+
+    One audit row per contract that changed; returns the external ids ticked and unticked.
+    """
+    keys = [pk for pk, _ in wanted.values()]
+    already = set(
+        session.scalars(
+            select(MONITORED.c.contract_id).where(
+                MONITORED.c.environment_id == environment_id, MONITORED.c.contract_id.in_(keys)
+            )
+        )
+    )
+    tick = {e: pk for e, (pk, on) in sorted(wanted.items()) if on and pk not in already}
+    untick = {e: pk for e, (pk, on) in sorted(wanted.items()) if not on and pk in already}
+    if tick:
+        session.execute(
+            MONITORED.insert(),
+            [
+                {"environment_id": environment_id, "contract_id": pk, "ticked_by": actor.label, "ticked_at": now}
+                for pk in tick.values()
+            ],
+        )
+    if untick:
+        session.execute(
+            delete(MONITORED).where(
+                MONITORED.c.environment_id == environment_id, MONITORED.c.contract_id.in_(untick.values())
+            )
+        )
+    changes = [(ext, pk, True) for ext, pk in tick.items()] + [(ext, pk, False) for ext, pk in untick.items()]
+    audit.record_many(
+        session,
+        actor,
+        (
+            audit.Change(
+                "contract",
+                pk,
+                "monitor" if on else "unmonitor",
+                {"monitored": [not on, on]},
+                external_id=ext,
+                environment_id=environment_id,
+            )
+            for ext, pk, on in changes
+        ),
+    )
+    return list(tick), list(untick)
+
+
 def do_set_monitored(
     db: Database,
     actor: Actor,
@@ -99,47 +149,69 @@ def do_set_monitored(
     _require_admin(actor, "change monitored contracts")
     with db.rehearsal() if preview else db.transaction() as session:
         found = _resolve(session, "contract", environment_id, contract_ids)
-        already = set(
-            session.scalars(
-                select(MONITORED.c.contract_id).where(
-                    MONITORED.c.environment_id == environment_id, MONITORED.c.contract_id.in_(found.values())
-                )
-            )
-        )
         now = now or utc_now()
-        changed = {e: pk for e, pk in found.items() if (pk in already) != monitored}
-        if monitored and changed:
-            session.execute(
-                MONITORED.insert(),
-                [
-                    {"environment_id": environment_id, "contract_id": pk, "ticked_by": actor.label, "ticked_at": now}
-                    for pk in changed.values()
-                ],
-            )
-        elif changed:
-            session.execute(
-                delete(MONITORED).where(
-                    MONITORED.c.environment_id == environment_id, MONITORED.c.contract_id.in_(changed.values())
-                )
-            )
-        audit.record_many(
-            session,
-            actor,
-            (
-                audit.Change(
-                    "contract",
-                    pk,
-                    "monitor" if monitored else "unmonitor",
-                    {"monitored": [not monitored, monitored]},
-                    external_id=ext,
-                    environment_id=environment_id,
-                )
-                for ext, pk in changed.items()
-            ),
+        ticked, unticked = _apply_monitored(
+            session, actor, environment_id, {e: (pk, monitored) for e, pk in found.items()}, now
         )
-        if not changed:
+        if not (ticked or unticked):
             return RunResult()
         return runs.run(session, environment_id, trigger="contracts", scope=Scope.everything(), now=now)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitoredSave:
+    """What saving the monitored contracts page did (or would do): contracts ticked, unticked, and the run."""
+
+    ticked: list[str]
+    unticked: list[str]
+    result: RunResult
+
+    @property
+    def changed(self) -> bool:
+        """Whether any tick changed."""
+        return bool(self.ticked or self.unticked)
+
+
+def do_save_monitored(
+    db: Database,
+    actor: Actor,
+    environment_id: int,
+    shown: Sequence[str],
+    monitored: Sequence[str],
+    *,
+    preview: bool = False,
+    now: datetime | None = None,
+) -> MonitoredSave:
+    """Save the monitored contracts page in one transaction: each contract ``shown`` is monitored iff in ``monitored``.
+
+    Ticks and unticks, one audit row per contract that changed, and the run
+    that publishes the consequences (its outbox events included) all commit
+    together or not at all: a save that fails changes nothing. Contracts not
+    ``shown`` (added since the page loaded) are left as they are; an id ticked
+    but not shown, or no longer known, is refused by name.
+    """
+    _require_admin(actor, "change monitored contracts")
+    on = set(monitored)
+    stray = sorted(on - set(shown))
+    if stray:
+        raise InvalidInput(
+            f"contract id(s) ticked but not on the page: {', '.join(stray)}",
+            errors=[
+                RecordError(i, e, "monitored", e, "expected a contract shown on the page") for i, e in enumerate(stray)
+            ],
+        )
+    if not shown:
+        return MonitoredSave([], [], RunResult())
+    with db.rehearsal() if preview else db.transaction() as session:
+        found = _resolve(session, "contract", environment_id, shown)
+        now = now or utc_now()
+        ticked, unticked = _apply_monitored(
+            session, actor, environment_id, {e: (pk, e in on) for e, pk in found.items()}, now
+        )
+        if not (ticked or unticked):
+            return MonitoredSave([], [], RunResult())
+        result = runs.run(session, environment_id, trigger="contracts", scope=Scope.everything(), now=now)
+        return MonitoredSave(ticked, unticked, result)
 
 
 @dataclass(frozen=True, slots=True)

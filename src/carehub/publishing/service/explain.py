@@ -23,7 +23,7 @@ from carehub.platform.db import Database
 from carehub.platform.errors import InvalidInput, NotFound, RecordError
 from carehub.publishing.domain import evaluate
 from carehub.publishing.domain.evaluate import Check, Window
-from carehub.publishing.service import context
+from carehub.publishing.service import context, names
 from carehub.publishing.service.context import SCHEDULES, SETTINGS
 from carehub.publishing.service.selects import MONITORED, P_CARE_PLANS, P_CLIENTS, P_VISITS, P_WORKERS, R
 
@@ -99,6 +99,11 @@ class _Facts:
             self._contracts[pk] = self.session.scalar(select(k.c.external_id).where(k.c.id == pk)) or str(pk)
         return self._contracts[pk]
 
+    def branch_notes(self, branch_pk: int) -> list[str]:
+        """Why a client or worker cannot publish because of its branch (another environment's, or too long)."""
+        note = names.refusal_note(self.session, self.env, branch_pk, self.ctx.now)
+        return [] if note is None else [note]
+
     def row(self, table: Any, external_id: str) -> Any:
         """The roster row of ``external_id``; NotFound otherwise."""
         found = self.session.execute(
@@ -152,6 +157,9 @@ class _Facts:
             notes.append("deleted in the roster: it no longer publishes")
         if v.status != "scheduled":
             notes.append(f"cancelled in the roster ({v.cancel_reason or 'no reason given'})")
+        too_long = names.visit_id_refusal(self.ctx.naming, v.external_id)
+        if too_long is not None and first is None:
+            notes.append(f"it cannot publish: {too_long}")
         return self._answer("visit", v, checks, notes, self.published_state(P_VISITS, "visit_id", v.id))
 
     def _answer(self, kind: str, row: Any, checks: list[Check], notes: list[str], published: str | None) -> Explanation:
@@ -182,6 +190,7 @@ class _Facts:
             allocated_visit_contracts=tuple((self.contract(k), k in self.monitored) for k in sorted(visit_contracts)),
         )
         notes = ["deleted in the roster: it no longer publishes"] if c.deleted_at is not None else []
+        notes += self.branch_notes(c.branch_id)
         return self._answer(
             "client", c, evaluate.evaluate_client(facts), notes, self.published_state(P_CLIENTS, "client_id", c.id)
         )
@@ -219,6 +228,7 @@ class _Facts:
             other_visits=tuple(others),
         )
         notes = ["deleted in the roster: it no longer publishes"] if w.deleted_at is not None else []
+        notes += self.branch_notes(w.branch_id)
         answer = self._answer(
             "worker", w, evaluate.evaluate_worker(facts), notes, self.published_state(P_WORKERS, "worker_id", w.id)
         )

@@ -10,6 +10,7 @@ covers the whole environment instead, which gives the same result.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import exists, select, union
@@ -39,13 +40,20 @@ class _Closure:
         self.dialect = session.get_bind().dialect.name
         self.moved: set[str] = set()  # kinds of record whose links may have moved: "visit", "plan_visit"
         self.unreported = False  # the roster did not say which links its change left behind
-        env = environment_in(session, environment_id)
-        today = schedules.local_today(utc_now(), env.zone)
-        self.window_start = schedules.window(today, today, env.zone).start
+        self._window_start: datetime | None = None
         self.visits: set[int] = set()
         self.plan_visits: set[int] = set()
         self.clients: set[int] = set()
         self.workers: set[int] = set()
+
+    @property
+    def window_start(self) -> datetime:
+        """Where today's publish window starts; read once, when needed (a visit's own change never needs it)."""
+        if self._window_start is None:
+            zone = environment_in(self.session, self.environment_id).zone
+            today = schedules.local_today(utc_now(), zone)
+            self._window_start = schedules.window(today, today, zone).start
+        return self._window_start
 
     def _in(self, column: Any, ids: Iterable[int]) -> Any:
         return in_ids(column, set(ids), self.dialect)
@@ -95,15 +103,15 @@ class _Closure:
             return Scope.everything()
         v, p, a = R.visits, R.plan_visits, R.allocations
         if s.visits:
+            # The visits' clients and plan visits now, and those they were published with (which they
+            # may have just left): one round trip.
             for client, plan in self.session.execute(
-                select(v.c.client_id, v.c.plan_visit_id).where(self._in(v.c.id, s.visits))
-            ):
-                s.clients.add(client)
-                if plan is not None:
-                    s.plan_visits.add(plan)
-            # The client and plan visit a visit was published with, which it may have just left.
-            for client, plan in self.session.execute(
-                select(P_VISITS.c.client_id, P_VISITS.c.plan_visit_id).where(self._in(P_VISITS.c.visit_id, s.visits))
+                union(
+                    select(v.c.client_id, v.c.plan_visit_id).where(self._in(v.c.id, s.visits)),
+                    select(P_VISITS.c.client_id, P_VISITS.c.plan_visit_id).where(
+                        self._in(P_VISITS.c.visit_id, s.visits)
+                    ),
+                )
             ):
                 s.clients.add(client)
                 if plan is not None:

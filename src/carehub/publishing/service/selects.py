@@ -354,16 +354,16 @@ def care_plan_same(c: Any) -> ColumnElement[bool]:
     )
 
 
-def visit_candidates(ctx: RunContext) -> ColumnElement[bool]:
-    """Visits a full run must look at: those that could be in a window, and every published one."""
+def visit_candidates(ctx: RunContext) -> list[ColumnElement[bool]]:
+    """Visits a full run must look at, as two disjoint sets: those that could be in a window, and the published rest.
+
+    Two statements rather than one ``OR``: the first reads a range of the start-time
+    index, the second starts from the published copy; an ``OR`` of both would read
+    every visit of the environment.
+    """
     v = R.visits
-    return or_(
-        and_(
-            v.c.start_at >= at(ctx.window_start),
-            v.c.start_at < at(ctx.latest_end),
-        ),
-        P_VISITS.c.id.is_not(None),
-    )
+    could_be = and_(v.c.start_at >= at(ctx.window_start), v.c.start_at < at(ctx.latest_end))
+    return [could_be, and_(P_VISITS.c.id.is_not(None), not_(could_be))]
 
 
 def _client_links(env: int, client_id: Any, *, on_monitored: bool) -> ColumnElement[bool]:

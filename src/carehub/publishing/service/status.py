@@ -24,6 +24,11 @@ reason (code)                  level     when
 ``device_not_synced``          warning   a linked device of a published worker has not synced
                                          within 30 minutes
 ``nothing_monitored``          warning   no contract is monitored, so nothing publishes
+``branch_name_refused``        warning   a branch's published name belongs to another
+                                         environment's branch (or is too long): its clients
+                                         and workers do not publish
+``visit_id_too_long``          warning   with the environment's prefix, a visit's ID would be
+                                         longer than care planning's limit
 =============================  ========  ====================================================
 """
 
@@ -37,6 +42,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from carehub.platform.auth import permissions
@@ -47,7 +53,7 @@ from carehub.platform.delivery import service as delivery
 from carehub.platform.delivery.tables import DEAD, PENDING
 from carehub.platform.errors import PermissionDenied
 from carehub.publishing.mobile import service as mobile
-from carehub.publishing.service import context
+from carehub.publishing.service import context, names
 from carehub.publishing.service.context import SETTINGS
 from carehub.publishing.service.selects import MONITORED, P_CARE_PLANS, P_CLIENTS, P_VISITS, P_WORKERS, at
 from carehub.publishing.tables import PublishRun
@@ -74,7 +80,7 @@ class Health(StrEnum):
 
     @property
     def rank(self) -> int:
-        """0 for ok, 1 for warning, 2 for failing (also ``carehub status``'s exit code)."""
+        """0 for ok, 1 for warning, 2 for failing (also ``carehub status``'s exit code; 3 there is unknown)."""
         return (Health.OK, Health.WARNING, Health.FAILING).index(self)
 
 
@@ -384,6 +390,14 @@ def status_of(db: Database, environment_id: int, now: datetime | None = None) ->
         statistics = _statistics(session, environment_id)
         runs = _runs(session, environment_id)
         days = _days(session, environment_id, now.astimezone(env.zone).date(), env.zone)
+        refused = [
+            reason
+            for reason in (
+                names.health_reason(names.refused_branches(session, environment_id, now)),
+                names.visit_health_reason(names.refused_visit_ids(session, environment_id, now)),
+            )
+            if reason is not None
+        ]
     events = _events(db, env.tenant_id)
     devices, stale = _devices(db, environment_id, now)
     every = timedelta(minutes=settings.reconcile_every_minutes)
@@ -391,6 +405,7 @@ def status_of(db: Database, environment_id: int, now: datetime | None = None) ->
         *_event_reasons(events),
         *_export_reasons(now, monitored, settings.last_export_at, every),
         *_device_reasons(stale, now),
+        *(Reason(code, Health.WARNING, message, fix) for code, message, fix in refused),
     ]
     reasons.sort(key=lambda r: -r.level.rank)
     health = max((r.level for r in reasons), key=lambda h: h.rank, default=Health.OK)
@@ -455,3 +470,16 @@ def settings_of(db: Database, environment_id: int) -> PublishingSettings:
             ).where(SETTINGS.c.environment_id == environment_id)
         ).one()
     return PublishingSettings(int(row[0]), int(row[1]), row[2], row[3])
+
+
+def unknown_reason(exc: BaseException) -> str:
+    """Why health could not be checked, for ``carehub status``'s UNKNOWN: one line, no SQL and no parameters."""
+    if isinstance(exc, DBAPIError):
+        cause = str(exc.orig).strip().splitlines()[0] if exc.orig is not None and str(exc.orig).strip() else ""
+        return (
+            f"the database did not answer ({type(exc.orig).__name__}: {cause})"
+            if cause
+            else "the database did not answer"
+        )
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"unexpected error {type(exc).__name__}" + (f": {detail}" if detail else "")

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from carehub.platform.auth import service as auth
 from carehub.platform.auth.actor import Actor, Role
 from carehub.platform.auth.permissions import require_admin
+from carehub.platform.auth.tables import User
 from carehub.platform.db import Database
 from carehub.platform.errors import Conflict, NotFound
 from carehub.roster.service import branches as roster_branches
@@ -191,6 +194,47 @@ def do_set_active(db: Database, actor: Actor, username: str, *, active: bool) ->
     return auth.do_set_active(db, actor, username, active=active)
 
 
+def _grant_scope(
+    db: Database, actor: Actor, doing: str, tenant_id: int | None, environment_id: int | None
+) -> tuple[int, tenancy.EnvironmentInfo]:
+    """The tenant and environment a grant or revoke acts in (administrators only)."""
+    require_admin(actor, doing)
+    tid = _tenant_of(actor, tenant_id)
+    return tid, _environment(db, tid, environment_id)
+
+
+def _user_and_branch(
+    session: Session,
+    actor: Actor,
+    tid: int,
+    environment_id: int,
+    username: str,
+    branch_external_id: str,
+    *,
+    grant: bool,
+) -> tuple[User, roster_branches.BranchRef]:
+    """The tenant's user and the environment's branch a grant (``grant``) or revoke is about.
+
+    A grant needs a live branch and a branch manager or coordinator (Conflict otherwise); a revoke
+    also finds a deleted branch, so access to it can still be taken away.
+    """
+    user = auth.user_in(session, actor, username)
+    if user.tenant_id != tid:
+        raise NotFound(f"no user {username.strip()[:150]!r}")
+    role = Role(user.role)
+    if grant and role not in GRANTABLE_ROLES:
+        raise Conflict(
+            f"{user.username!r} is a {role.value.replace('_', ' ')}: "
+            + (
+                "administrators see every branch already"
+                if role is Role.ADMIN
+                else "care workers use the mobile app and see their own visits only"
+            )
+        )
+    branch = roster_branches.branch_in(session, environment_id, branch_external_id, include_deleted=not grant)
+    return user, branch
+
+
 def do_grant_branch(
     db: Database,
     actor: Actor,
@@ -206,24 +250,9 @@ def do_grant_branch(
     Granting a branch twice changes nothing. Administrators see every branch and care workers none on the
     staff side, so granting them a branch is refused (Conflict).
     """
-    require_admin(actor, "grant branches")
-    tid = _tenant_of(actor, tenant_id)
-    env = _environment(db, tid, environment_id)
+    tid, env = _grant_scope(db, actor, "grant branches", tenant_id, environment_id)
     with db.transaction() as session:
-        user = auth.user_in(session, actor, username)
-        if user.tenant_id != tid:
-            raise NotFound(f"no user {username.strip()[:150]!r}")
-        role = Role(user.role)
-        if role not in GRANTABLE_ROLES:
-            raise Conflict(
-                f"{user.username!r} is a {role.value.replace('_', ' ')}: "
-                + (
-                    "administrators see every branch already"
-                    if role is Role.ADMIN
-                    else "care workers use the mobile app and see their own visits only"
-                )
-            )
-        branch = roster_branches.branch_in(session, env.id, branch_external_id)
+        user, branch = _user_and_branch(session, actor, tid, env.id, username, branch_external_id, grant=True)
         auth.grant_in(session, actor, user, branch.id, env.id, branch.external_id)
     return get_user(db, actor, username, tenant_id=tid)
 
@@ -238,13 +267,8 @@ def do_revoke_branch(
     tenant_id: int | None = None,
 ) -> UserAccess:
     """Take a branch away from a user (administrators only; audited). Revoking twice changes nothing."""
-    require_admin(actor, "revoke branches")
-    tid = _tenant_of(actor, tenant_id)
-    env = _environment(db, tid, environment_id)
+    tid, env = _grant_scope(db, actor, "revoke branches", tenant_id, environment_id)
     with db.transaction() as session:
-        user = auth.user_in(session, actor, username)
-        if user.tenant_id != tid:
-            raise NotFound(f"no user {username.strip()[:150]!r}")
-        branch = roster_branches.branch_in(session, env.id, branch_external_id, include_deleted=True)
+        user, branch = _user_and_branch(session, actor, tid, env.id, username, branch_external_id, grant=False)
         auth.revoke_in(session, actor, user, branch.id, env.id, branch.external_id)
     return get_user(db, actor, username, tenant_id=tid)

@@ -21,8 +21,8 @@ from carehub.platform.errors import CarehubError
 from carehub.platform.web import templating
 from carehub.platform.web.deps import ContainerDep, PageActor
 from carehub.platform.web.shell import check_csrf
-from carehub.tenancy import service as tenancy
 from carehub.tenancy.access import service as access
+from carehub.tenancy.web import with_shell
 
 router = APIRouter(include_in_schema=False)
 templating.add_template_dir(Path(__file__).parent / "templates")
@@ -47,13 +47,7 @@ def add_navigation() -> None:
 def admin_page(request: Request, actor: PageActor, container: ContainerDep) -> Actor:
     """The signed-in tenant administrator; sets the shell's time zone and tenant."""
     require_admin(actor, "manage users and roles")
-    if actor.tenant_id is not None:
-        env = tenancy.primary_environment(container.db, actor.tenant_id)
-        request.state.timezone = env.timezone
-        request.state.tenant_name = next(
-            (t.name for t in tenancy.list_tenants(container.db) if t.id == actor.tenant_id), None
-        )
-    return actor
+    return with_shell(request, container, actor)
 
 
 AdminActor = Annotated[Actor, Depends(admin_page)]

@@ -28,6 +28,7 @@ from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from carehub.platform import audit, outbox
+from carehub.platform.auth import permissions
 from carehub.platform.auth.actor import Actor, Role
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
@@ -213,7 +214,9 @@ class ImportOutcome:
 
 
 def require_staff(actor: Actor) -> int:
-    """The caller's tenant; care workers and devices are refused (they use the mobile feed)."""
+    """The caller's tenant; care workers and devices (they use the mobile feed) and roster API tokens are refused."""
+    if actor.is_roster_token:
+        raise permissions.token_cannot("read or edit forms and services")
     if actor.kind == "device" or (actor.kind == "user" and actor.role not in STAFF_ROLES):
         raise PermissionDenied("forms and services are for staff: care workers see forms in the mobile app")
     if actor.tenant_id is None:
@@ -496,13 +499,141 @@ def do_update_form(
         row = _form(session, actor, tenant_id, key)
         _require_admin(actor)
         _, title, parsed = _checked(row.key, title, fields)
-        if expected_version is not None and expected_version != row.current_version:
-            raise Conflict(
-                f"form {row.key!r} is at version {row.current_version}, not {expected_version}: "
-                "someone saved a newer version; reload it and edit again"
-            )
+        _check_expected(row, expected_version)
         _new_version(session, actor, row, title, fields_json(parsed))
     return get_form(db, actor, key)
+
+
+def _check_expected(row: Form, expected_version: int | None) -> None:
+    """Refuse an edit made from an older version than the current one (Conflict); None: no check."""
+    if expected_version is not None and expected_version != row.current_version:
+        raise Conflict(
+            f"form {row.key!r} is at version {row.current_version}, not {expected_version}: "
+            "someone saved a newer version; reload it and edit again"
+        )
+
+
+# --------------------------------------------------------------------------- field by field (the editor)
+
+
+def _editing(session: Session, actor: Actor, key: str, expected_version: int | None) -> tuple[Form, list[Any]]:
+    """The live form an administrator edits one field at a time, and its current fields (a copy to change)."""
+    row = _form(session, actor, require_staff(actor), key)
+    _require_admin(actor)
+    if row.archived_at is not None:
+        raise Conflict(f"form {row.key!r} is archived: restore it before editing")
+    _check_expected(row, expected_version)
+    current = session.scalar(
+        select(FormVersion).where(FormVersion.form_id == row.id, FormVersion.version == row.current_version)
+    )
+    return row, [dict(f) for f in (current.fields if current is not None else [])]
+
+
+def _field_at(row: Form, fields: Sequence[Mapping[str, Any]], field_key: str) -> int:
+    """The position of field ``field_key`` in the current version; NotFound otherwise."""
+    for i, f in enumerate(fields):
+        if f.get("key") == field_key:
+            return i
+    raise NotFound(f"form {row.key!r} has no field {field_key[:60]!r} in version {row.current_version}")
+
+
+def _save_fields(session: Session, actor: Actor, row: Form, title: object, fields: list[Any]) -> None:
+    """Check the whole definition as edited and make it the next version (nothing if unchanged)."""
+    _, text, parsed = _checked(row.key, title, fields)
+    _new_version(session, actor, row, text, fields_json(parsed))
+
+
+def do_set_form_title(
+    db: Database, actor: Actor, key: str, title: str, *, expected_version: int | None = None
+) -> FormInfo:
+    """Retitle a form, keeping its fields: a new version (none if the title is the same)."""
+    with db.transaction() as session:
+        row, fields = _editing(session, actor, key, expected_version)
+        _save_fields(session, actor, row, title, fields)
+    return get_form(db, actor, key)
+
+
+def do_add_field(
+    db: Database,
+    actor: Actor,
+    key: str,
+    field: object,
+    *,
+    position: int | None = None,
+    expected_version: int | None = None,
+) -> FormInfo:
+    """Add one field (``{key, label, type, required, choices}``) at the end or at 0-based ``position``: a new version.
+
+    The field is checked with the whole definition: a problem names ``fields[i]`` at the position it would have.
+    """
+    with db.transaction() as session:
+        row, fields = _editing(session, actor, key, expected_version)
+        at = len(fields) if position is None else position
+        if not 0 <= at <= len(fields):
+            raise _invalid(
+                f"form {row.key!r}: no position {position} for a new field",
+                [Problem("position", position, f"a position from 0 to {len(fields)} (the end)")],
+                row.key,
+            )
+        fields.insert(at, field)
+        _save_fields(session, actor, row, row.title, fields)
+    return get_form(db, actor, key)
+
+
+def do_update_field(
+    db: Database, actor: Actor, key: str, field_key: str, field: object, *, expected_version: int | None = None
+) -> FormInfo:
+    """Replace field ``field_key`` (its key may change too) in place: a new version (none if it is the same)."""
+    with db.transaction() as session:
+        row, fields = _editing(session, actor, key, expected_version)
+        fields[_field_at(row, fields, field_key)] = field
+        _save_fields(session, actor, row, row.title, fields)
+    return get_form(db, actor, key)
+
+
+def do_remove_field(
+    db: Database, actor: Actor, key: str, field_key: str, *, expected_version: int | None = None
+) -> FormInfo:
+    """Remove field ``field_key``: a new version (older versions keep it). A form keeps at least one field."""
+    with db.transaction() as session:
+        row, fields = _editing(session, actor, key, expected_version)
+        at = _field_at(row, fields, field_key)
+        if len(fields) == 1:
+            raise _invalid(
+                f"form {row.key!r} keeps at least one field",
+                [Problem("fields", field_key, "a form with at least one field: archive the form to retire it")],
+                row.key,
+            )
+        del fields[at]
+        _save_fields(session, actor, row, row.title, fields)
+    return get_form(db, actor, key)
+
+
+def do_move_field(
+    db: Database, actor: Actor, key: str, field_key: str, *, by: int, expected_version: int | None = None
+) -> FormInfo:
+    """Move field ``field_key`` ``by`` places (-1: up, 1: down): a new version with the fields reordered."""
+    with db.transaction() as session:
+        row, fields = _editing(session, actor, key, expected_version)
+        at = _field_at(row, fields, field_key)
+        to = at + by
+        if by == 0 or not 0 <= to < len(fields):
+            raise _invalid(
+                f"form {row.key!r}: field {field_key!r} cannot move {by:+d} from position {at + 1} of {len(fields)}",
+                [Problem("move", by, f"a move that keeps the field within positions 1 to {len(fields)}")],
+                row.key,
+            )
+        fields.insert(to, fields.pop(at))
+        _save_fields(session, actor, row, row.title, fields)
+    return get_form(db, actor, key)
+
+
+def _flip_archived(row: Form | Service, *, archived: bool) -> str | None:
+    """Archive or restore a form or service row: the audit action, or None when it already was so."""
+    if (row.archived_at is not None) == archived:
+        return None
+    row.archived_at = utc_now() if archived else None
+    return "archive" if archived else "restore"
 
 
 def _set_archived(db: Database, actor: Actor, key: str, *, archived: bool) -> FormInfo:
@@ -510,10 +641,9 @@ def _set_archived(db: Database, actor: Actor, key: str, *, archived: bool) -> Fo
     with db.transaction() as session:
         row = _form(session, actor, tenant_id, key)
         _require_admin(actor)
-        if (row.archived_at is not None) != archived:
-            now = utc_now()
-            row.archived_at, row.updated_at = (now if archived else None), now
-            action = "archive" if archived else "restore"
+        action = _flip_archived(row, archived=archived)
+        if action is not None:
+            row.updated_at = row.archived_at or utc_now()  # archived: the same moment
             audit.record(
                 session,
                 actor,
@@ -855,11 +985,9 @@ def _set_service_archived(db: Database, actor: Actor, service_id: int, *, archiv
     with db.transaction() as session:
         row = _service(session, actor, tenant_id, service_id)
         _require_admin(actor)
-        if (row.archived_at is not None) != archived:
-            row.archived_at = utc_now() if archived else None
-            _touch_service(
-                session, actor, row, "archive" if archived else "restore", {"archived": [not archived, archived]}
-            )
+        action = _flip_archived(row, archived=archived)
+        if action is not None:
+            _touch_service(session, actor, row, action, {"archived": [not archived, archived]})
     return get_service(db, actor, service_id)
 
 

@@ -16,6 +16,14 @@
     });
   });
 
+  // A navigation bar wider than a phone scrolls sideways: show the current section.
+  var current = document.querySelector(".mainnav a[aria-current='page']");
+  if (current && current.parentElement.scrollWidth > current.parentElement.clientWidth) {
+    var bar = current.parentElement;
+    var tab = current.getBoundingClientRect(), box = bar.getBoundingClientRect();
+    bar.scrollLeft += tab.left - box.left - (box.width - tab.width) / 2;
+  }
+
   // When an htmx update fails, say so where the results were, instead of silently doing nothing.
   function tell(event, message) {
     var target = event.detail && event.detail.target;
