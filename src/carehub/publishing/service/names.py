@@ -43,6 +43,17 @@ def published_name(naming: Convention | None, name: str) -> str:
     return name if naming is None else naming.branch(name)
 
 
+def published_visit_id(naming: Convention | None, external_id: str) -> str:
+    """The ID a roster visit has in care planning."""
+    return external_id if naming is None else naming.visit_id(external_id)
+
+
+def _first_few(items: Sequence[str], shown: int = 5, sep: str = ", ") -> str:
+    """The first ``shown`` items joined, and how many more there are."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return sep.join(items[:shown]) + more
+
+
 class BranchBook:
     """The tenant's published branches for one run of one environment: which names it may use, and their ids."""
 
@@ -175,12 +186,14 @@ def health_reason(refused: Sequence[RefusedBranch]) -> tuple[str, str, str] | No
     """The integration-health warning for refused branches: (code, message, fix); None when there are none."""
     if not refused:
         return None
-    shown = "; ".join(
-        f"{r.external_id} {r.published_name!r} ({r.clients} client(s), {r.workers} worker(s)): {r.reason}"
-        for r in refused[:5]
+    shown = _first_few(
+        [
+            f"{r.external_id} {r.published_name!r} ({r.clients} client(s), {r.workers} worker(s)): {r.reason}"
+            for r in refused
+        ],
+        sep="; ",
     )
-    more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
-    return REASON, f"{len(refused)} branch(es) whose records cannot publish: {shown}{more}.", FIX
+    return REASON, f"{len(refused)} branch(es) whose records cannot publish: {shown}.", FIX
 
 
 # --------------------------------------------------------------------------- visit IDs
@@ -188,7 +201,7 @@ def health_reason(refused: Sequence[RefusedBranch]) -> tuple[str, str, str] | No
 
 def visit_id_refusal(naming: Convention | None, external_id: str) -> str | None:
     """Why a visit cannot publish because of its care-planning ID (too long); None when it fits."""
-    shown = external_id if naming is None else naming.visit_id(external_id)
+    shown = published_visit_id(naming, external_id)
     if len(shown) <= MAX_VISIT_ID:
         return None
     return (
@@ -224,10 +237,9 @@ def visit_health_reason(refused: Sequence[str]) -> tuple[str, str, str] | None:
     """The integration-health warning for visits whose ID is too long: (code, message, fix); None if none."""
     if not refused:
         return None
-    shown = ", ".join(refused[:5]) + (f" and {len(refused) - 5} more" if len(refused) > 5 else "")
     message = (
         f"{len(refused)} visit(s) cannot publish: with the prefix their ID would be over {MAX_VISIT_ID} "
-        f"characters ({shown})."
+        f"characters ({_first_few(refused)})."
     )
     return (
         VISIT_REASON,

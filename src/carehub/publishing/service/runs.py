@@ -158,11 +158,11 @@ class Run:
 
     def branch_name(self, name: str) -> str:
         """The published name of a roster branch: with the environment's naming convention, if it has one."""
-        return name if self.ctx.naming is None else self.ctx.naming.branch(name)
+        return names.published_name(self.ctx.naming, name)
 
     def visit_id(self, external_id: str) -> str:
         """The published ID of a roster visit: with the environment's naming convention, if it has one."""
-        return external_id if self.ctx.naming is None else self.ctx.naming.visit_id(external_id)
+        return names.published_visit_id(self.ctx.naming, external_id)
 
     def visit_id_refused(self, external_id: str) -> bool:
         """Whether a visit's published ID would be too long for care planning (it is then not published)."""
