@@ -19,8 +19,9 @@ from carehub import bootstrap
 from carehub.platform.auth.actor import SYSTEM, Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
-from carehub.publishing.service import explain, names, status
+from carehub.publishing.service import config, explain, names, status
 from carehub.publishing.tables import PublishedBranch, PublishedClient, PublishedVisit, PublishedWorker
+from carehub.roster.tables import Branch
 from carehub.tenancy import connect
 from carehub.tenancy import service as tenancy
 from carehub.tenancy.domain.naming import Convention
@@ -69,13 +70,16 @@ def owners(db: Database) -> dict[str, int | None]:
         return {str(n): e for n, e in rows}
 
 
-def environments_in(db: Database, branch_name: str) -> set[int]:
-    """The environments whose published clients and workers are in the published branch ``branch_name``."""
+def environments_in(db: Database, branch_name: str, *, active: bool = False) -> set[int]:
+    """The environments whose published clients and workers (only the active ones, if asked) are in a branch."""
     with db.read() as session:
         pk = session.scalar(select(PublishedBranch.id).where(PublishedBranch.name == branch_name))
         found: set[int] = set()
         for table in (PublishedClient, PublishedWorker):
-            found |= set(session.scalars(select(table.environment_id).where(table.branch_id == pk)))
+            query = select(table.environment_id).where(table.branch_id == pk)
+            if active:
+                query = query.where(table.state == "active")
+            found |= set(session.scalars(query))
         return found
 
 
@@ -143,6 +147,35 @@ def test_rule_the_first_environment_to_publish_a_branch_name_owns_it_and_a_renam
         notes = north.get("/api/v1/explain/client/C1").json()["notes"]
         assert any("environment 'Primary'" in n for n in notes), notes
         assert [r.external_id for r in refused(db, north_env)] == ["B1"]
+
+
+def test_rule_a_reconcile_takes_records_out_of_a_branch_they_shared_before_branches_had_owners(
+    container: bootstrap.Container, db: Database, admin: Actor, primary: TestClient, world: World
+) -> None:
+    """Data published before branches had owners: an added environment's records in the primary's branch.
+
+    Nothing changes about those records, yet the next reconcile (a full run) sees they are in another
+    environment's branch and deactivates them; the primary's records stay.
+    """
+    branch_and_people(primary, "B9", "North - Leeds", "9")
+    with added(container, admin, "North", "North") as (north_env, north):
+        seed(north, db, north_env)
+        with db.transaction() as session:  # the state an older Carehub could leave: one branch, two environments
+            shared = session.scalar(select(PublishedBranch.id).where(PublishedBranch.name == "North - Leeds"))
+            session.execute(update(Branch).where(Branch.environment_id == north_env).values(name="Leeds"))
+            for table in (PublishedClient, PublishedWorker):
+                session.execute(update(table).where(table.environment_id == north_env).values(branch_id=shared))
+        assert environments_in(db, "North - Leeds") == {world.env.id, north_env}
+        result = config.do_reconcile(db, admin, north_env)
+        assert states(db, "worker", north_env) == {"W1": "deactivated"}
+        assert states(db, "client", north_env)["C1"] == "deactivated"
+        assert environments_in(db, "North - Leeds", active=True) == {world.env.id}
+        assert states(db, "worker", world.env.id)["W9"] == "active"
+        assert result.counts["worker"]["deactivated"] == 1
+        assert result.counts["client"]["deactivated"] == 1
+        # A second reconcile has nothing left to do for them.
+        again = config.do_reconcile(db, admin, north_env)
+        assert [c for c in again.sample if c.kind in {"client", "worker"}] == []
 
 
 def test_rule_environments_created_without_a_convention_still_prefix_their_names(

@@ -315,12 +315,17 @@ def only_changing(query: Select[Any], eligible: Any, same: Any) -> Select[Any]:
 
 
 def people_same(c: Any) -> ColumnElement[bool]:
-    """A client's or worker's published copy has its current id, names and branch."""
+    """A client's or worker's published copy has its current id, names and branch, a branch of its environment.
+
+    A published copy in another environment's branch of the same name (published before branches had
+    owners) is not current: the run then refuses the branch and deactivates the copy.
+    """
     return and_(
         c.external_id == c.pub_external_id,
         c.first_name == c.pub_first_name,
         c.last_name == c.pub_last_name,
         c.published_branch == c.pub_branch,
+        c.pub_branch_ours,
     )
 
 
@@ -397,6 +402,7 @@ def _people(
             published.c.first_name.label("pub_first_name"),
             published.c.last_name.label("pub_last_name"),
             pb.c.name.label("pub_branch"),
+            (func.coalesce(pb.c.environment_id, env) == env).label("pub_branch_ours"),
         )
         .select_from(
             roster.join(b, b.c.id == roster.c.branch_id)
