@@ -347,10 +347,13 @@ def serve(
 
     container = _container()
     schema.upgrade(container.db.engine)
+    host = host or container.settings.host
+    port = port or container.settings.port
+    console.print(f"Carehub: open [bold]http://{host}:{port}[/] and sign in.")
     uvicorn.run(
         create_app(container),
-        host=host or container.settings.host,
-        port=port or container.settings.port,
+        host=host,
+        port=port,
         log_level="info",
         access_log=False,
     )

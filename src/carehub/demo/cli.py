@@ -66,7 +66,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         )
     else:
         console.print(f"Tenant {summary['tenant']['name']!r} already has roster data; nothing loaded (--if-empty).")
-    console.print(f"\nOpen [bold]{summary['url']}[/] and sign in as:")
+    console.print(f"\nDemo sign-ins (at {summary['url']} unless `carehub serve` is given another address):")
     for s in summary["sign_ins"]:
         note = "" if s["created"] else "  (existing user: password as when first created)"
         console.print(f"  {s['role']:<15} [bold]{s['username']}[/] / [bold]{s['password']}[/]{note}")

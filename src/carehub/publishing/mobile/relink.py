@@ -57,19 +57,15 @@ def revoke_for_relink(
         .where(MobileDevice.id.in_(ids), MobileDevice.revoked_at.is_(None))
         .values(revoked_at=now, revoked_by=actor.label[:200])
     )
-    audit.record_many(
-        session,
-        actor,
-        (
-            audit.Change(
-                "mobile_device",
-                d.id,
-                "revoke",
-                {"revoked": [False, True], "reason": [None, reason]},
-                external_id=d.username,
-                environment_id=d.environment_id,
-            )
-            for d in devices
-        ),
-    )
+    audit.record_many(session, actor, (revoked(d.id, d.username, d.environment_id, reason) for d in devices))
     return len(ids)
+
+
+def revoked(device_id: int, username: str, environment_id: int, reason: str | None = None) -> audit.Change:
+    """The audit row of a device revoked (by a manager, or for re-linking with the reason)."""
+    changes: dict[str, list[object]] = {"revoked": [False, True]}
+    if reason is not None:
+        changes["reason"] = [None, reason]
+    return audit.Change(
+        "mobile_device", device_id, "revoke", changes, external_id=username, environment_id=environment_id
+    )

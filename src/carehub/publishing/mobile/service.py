@@ -42,6 +42,7 @@ from carehub.platform.errors import (
     PermissionDenied,
     RecordError,
 )
+from carehub.publishing.mobile import relink
 from carehub.publishing.mobile.cursor import (
     ACTIVE,
     MAX_DAYS,
@@ -537,18 +538,7 @@ def do_revoke_device(db: Database, actor: Actor, environment_id: int, device_id:
         device, worker = row
         if device.revoked_at is None:
             device.revoked_at, device.revoked_by = utc_now(), actor.label[:200]
-            audit.record(
-                session,
-                actor,
-                audit.Change(
-                    "mobile_device",
-                    device.id,
-                    "revoke",
-                    {"revoked": [False, True]},
-                    external_id=device.username,
-                    environment_id=environment_id,
-                ),
-            )
+            audit.record(session, actor, relink.revoked(device.id, device.username, environment_id))
         return _device_info(device, worker)
 
 
