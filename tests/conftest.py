@@ -6,9 +6,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
+from psycopg import sql
+from sqlalchemy.engine import Engine, make_url
 from typer.testing import CliRunner
 
 from carehub import bootstrap
@@ -123,3 +125,34 @@ def carehub(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli
     monkeypatch.setenv("CAREHUB_SECRET_KEY", "cli-test-secret")
     monkeypatch.delenv("CAREHUB_MODE", raising=False)
     return CliRunner()
+
+
+@pytest.fixture
+def empty_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a database with no tables at all (PostgreSQL: a database of its own, dropped after)."""
+    if backend == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+        yield engine
+        engine.dispose()
+        return
+    reason = backends.postgres_reachable()
+    if reason:
+        if backends.IN_CI:
+            pytest.fail(f"CI=true needs PostgreSQL: {reason}")
+        pytest.skip(reason)
+    admin = make_url(backends.PG_ADMIN_URL)
+    name = f"carehub_test_{backends.worker_suffix()}_empty"
+
+    def drop_and_maybe_create(*, create: bool) -> None:
+        with psycopg.connect(
+            host=admin.host, port=admin.port or 5432, user=admin.username, dbname=admin.database, autocommit=True
+        ) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            if create:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    drop_and_maybe_create(create=True)
+    engine = make_engine(admin.set(database=name).render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
+    drop_and_maybe_create(create=False)

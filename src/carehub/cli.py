@@ -105,11 +105,16 @@ def _environment(
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(as_json: JsonOpt = False) -> None:
     """Create or migrate the database schema to the newest version."""
     container = _container()
+    before = schema.current_revision(container.db.engine)
     schema.upgrade(container.db.engine)
-    console.print(f"Database at revision {schema.current_revision(container.db.engine)} ({container.db.dialect}).")
+    after = schema.current_revision(container.db.engine)
+    if as_json:
+        emit_json({"database": container.db.dialect, "revision": after, "previous": before})
+        return
+    console.print(f"Database at revision {after} ({container.db.dialect}).")
 
 
 @tenant_app.command("create")

@@ -150,10 +150,20 @@ def test_no_occurrences_when_the_range_is_empty_or_misses_the_days() -> None:
 
 
 @PROPERTY
-@given(chosen=st.lists(st.sampled_from(DAY_CODES), min_size=1), lower=st.booleans(), spaces=st.booleans())
+@given(chosen=st.lists(st.sampled_from(DAY_CODES), min_size=1, unique=True), lower=st.booleans(), spaces=st.booleans())
 def test_parse_days_reads_any_case_and_spacing(chosen: list[str], lower: bool, spaces: bool) -> None:
     text = (", " if spaces else ",").join(c.lower() if lower else c for c in chosen)
     assert parse_days(text) == frozenset(DAY_CODES.index(c) for c in chosen)
+
+
+@PROPERTY
+@given(chosen=st.lists(st.sampled_from(DAY_CODES), min_size=1, unique=True), data=st.data())
+def test_rule_a_day_given_twice_is_refused_naming_it(chosen: list[str], data: st.DataObject) -> None:
+    """Repeated days mean nothing and could outgrow the stored column: refused, naming the day."""
+    twice = data.draw(st.sampled_from(chosen))
+    text = ",".join([*chosen, twice.lower()])
+    with pytest.raises(ValueError, match=f"day {twice} is given twice"):
+        parse_days(text)
 
 
 @pytest.mark.parametrize("bad", ["", "MON,", "MONDAY", "MON;TUE", "FUNDAY", "M O N"])

@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import psycopg
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
 from carehub.platform import schema
-from carehub.platform.db import make_engine
 from carehub.tables import metadata
-from tests import backends
-
-
-@pytest.fixture
-def empty_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a database with no tables at all."""
-    if backend == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-        yield engine
-        engine.dispose()
-        return
-    reason = backends.postgres_reachable()
-    if reason:
-        if backends.IN_CI:
-            pytest.fail(f"CI=true needs PostgreSQL: {reason}")
-        pytest.skip(reason)
-    admin = make_url(backends.PG_ADMIN_URL)
-    name = f"carehub_test_{backends.worker_suffix()}_empty"
-
-    def run(sql: str) -> None:
-        with psycopg.connect(
-            host=admin.host, port=admin.port or 5432, user=admin.username, dbname=admin.database, autocommit=True
-        ) as conn:
-            conn.execute(sql)  # type: ignore[arg-type] - the names are ours
-
-    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    run(f'CREATE DATABASE "{name}"')
-    engine = make_engine(admin.set(database=name).render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_migrations_build_every_table_from_an_empty_database(empty_engine: Engine) -> None:

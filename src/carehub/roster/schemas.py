@@ -21,7 +21,27 @@ MAX_VERSION = 2**63 - 1
 # No NUL characters: PostgreSQL cannot store them in text (checked in Rust by pydantic-core, so it costs nothing).
 NO_NUL = r"^[^\x00]*$"
 
-ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)]
+# Visit times as sent (in their own offset): later or earlier ones are mistakes, and outside years 1-9999
+# a time cannot be converted to UTC at all.
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
+def _addressable(value: str) -> str:
+    """An id every per-record URL (``/api/v1/clients/{id}``) can address: no ``/``, not ``.`` or ``..``."""
+    if "/" in value:
+        msg = f"an id cannot contain '/': the record's own URL could not address it (got {value!r})"
+        raise ValueError(msg)
+    if value in {".", ".."}:
+        msg = f"{value!r} cannot be an id: the record's own URL could not address it"
+        raise ValueError(msg)
+    return value
+
+
+ExternalId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL),
+    AfterValidator(_addressable),
+]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)]
 PersonName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40, pattern=NO_NUL)]
@@ -29,7 +49,10 @@ Reference = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200, pattern=NO_NUL)]
 Postcode = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$"),
+    # The pattern is checked before the upper-casing, so it admits either case: "bs1 4dj" is stored "BS1 4DJ".
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}$"
+    ),
 ]
 
 
@@ -44,6 +67,9 @@ def _clock(value: str) -> str:
 
 
 def _utc(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        msg = f"the year {value.year} is out of range: expected a year from {FIRST_YEAR} to {LAST_YEAR}"
+        raise ValueError(msg)
     return value.astimezone(UTC)
 
 

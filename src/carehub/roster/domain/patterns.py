@@ -23,7 +23,11 @@ def parse_days(days: str) -> frozenset[int]:
         if code not in DAY_CODES:
             msg = f"unknown day {part.strip()!r}; expected comma-separated {','.join(DAY_CODES)}"
             raise ValueError(msg)
-        result.add(DAY_CODES.index(code))
+        day = DAY_CODES.index(code)
+        if day in result:
+            msg = f"day {code} is given twice; expected each day at most once, e.g. MON,WED,FRI"
+            raise ValueError(msg)
+        result.add(day)
     return frozenset(result)
 
 

@@ -802,9 +802,9 @@ def results_in_line_order(outcomes: Outcomes) -> Iterator[tuple[int, RecordResul
 
 # ---------------------------------------------------------------- vectorised CSV visits
 
-_ID = r"[A-Za-z0-9_.:/#@+-]{1,100}"
-_TIME = (
-    r"^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+_ID = r"[A-Za-z0-9_:#@+-][A-Za-z0-9_.:#@+-]{0,99}"  # no '/', and never '.' or '..' (see schemas._addressable)
+_TIME = (  # years 1900-2999, as schemas.FIRST_YEAR and LAST_YEAR
+    r"^(19|2[0-9])[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
     r"(\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-4]):[0-5][0-9])$"
 )
 # Values in these forms mean the same to pydantic (the API's schema) and to PostgreSQL's
