@@ -9,7 +9,7 @@ worker and visit ids.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -67,11 +67,17 @@ def plan_visit(n: str, contract: str, description: str | None) -> dict[str, Any]
     }
 
 
+def local_text(moment: datetime) -> str:
+    """A moment as explain writes it for people: in the tenant's zone (London), e.g. ``Mon 7 Dec 2026 08:00 GMT``."""
+    local = moment.astimezone(LONDON)
+    return f"{local:%a} {local.day} {local:%b} {local.year} {local:%H}:{local:%M} {local.tzname()}"
+
+
 def window_text() -> tuple[str, str]:
-    """The default window's start and end as explain writes them (UTC, to the minute)."""
+    """The default window's start and end as explain writes them (tenant's zone, to the minute)."""
     today = london_today()
     w = schedules.window(today, today + timedelta(days=7), LONDON)
-    return w.start.isoformat(timespec="minutes"), w.end.isoformat(timespec="minutes")
+    return local_text(w.start), local_text(w.end)
 
 
 def one_failing_record_per_rule(api: TestClient, db: Database, world: World) -> dict[str, tuple[str, str, set[str]]]:
@@ -120,7 +126,7 @@ def test_rule_explain_names_the_failing_rule_its_values_and_fix_for_each_of_the_
     cases = one_failing_record_per_rule(api, db, world)
     assert set(cases) == {r.id for r in RULES}
     start, end = window_text()
-    later = visit("x", days=10)["start"].replace(":00+00:00", "+00:00")
+    later = local_text(datetime.fromisoformat(visit("x", days=10)["start"]))
     # What each failing detail must name: the actual contract, window, workers, visits.
     expected_detail = {
         "client.active": ["status is inactive"],

@@ -161,6 +161,29 @@ def test_worker_allocated_in_window() -> None:
     assert "3 visit(s)" in checks[2].detail
 
 
+def test_worker_allocated_in_window_through_visits_the_reader_may_not_see_passes_without_naming_them() -> None:
+    only_hidden = evaluate_worker(
+        worker(visits_in_window_on_monitored=(), allocated_visits=0, qualifying_elsewhere=True)
+    )
+    assert not failed(only_hidden)
+    assert only_hidden[2].detail == "allocated to visits of other branches in window on monitored contracts"
+    both = evaluate_worker(worker(qualifying_elsewhere=True))
+    assert both[2].detail == "allocated to 1 visit(s) in window on monitored contracts: V1"
+
+
+def test_explained_times_are_in_the_tenant_s_zone_for_people() -> None:
+    london = ZoneInfo("Europe/London")
+    winter = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    checks = evaluate_visit(visit(start_at=winter, window=None, zone=london, confirmed_at=NOW))
+    assert checks[1].detail == "starts Mon 7 Dec 2026 08:00 GMT; group G1 has no publish window"
+    assert checks[3].detail == "confirmed manually at Mon 23 Nov 2026 09:00 GMT, before it was ever published"
+    summer = Window(datetime(2026, 7, 5, 23, 0, tzinfo=UTC), datetime(2026, 7, 12, 23, 0, tzinfo=UTC))
+    checks = evaluate_visit(visit(start_at=datetime(2026, 7, 6, 7, 30, tzinfo=UTC), window=summer, zone=london))
+    assert checks[1].detail == (
+        "starts Mon 6 Jul 2026 08:30 BST; window of group G1 is Mon 6 Jul 2026 00:00 BST to Mon 13 Jul 2026 00:00 BST"
+    )
+
+
 def plan_visit(**over: object) -> PlanVisitFacts:
     base: dict[str, object] = {
         "id": "P1",

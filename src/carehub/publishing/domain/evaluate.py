@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from carehub.publishing.domain.catalogue import BY_ID
 
@@ -72,22 +72,26 @@ class VisitFacts:
     workers: tuple[WorkerOnVisit, ...]
     confirmed_at: datetime | None
     first_published_at: datetime | None
+    # The environment's time zone, for the times in the details.
+    zone: tzinfo = UTC
 
 
-def _when(moment: datetime) -> str:
-    return moment.isoformat(timespec="minutes")
+def when(moment: datetime, zone: tzinfo = UTC) -> str:
+    """A moment for people, in ``zone``: ``Mon 7 Dec 2026 08:00 GMT``."""
+    local = moment.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M} {local.tzname() or local.strftime('%z')}"
 
 
 def evaluate_visit(v: VisitFacts) -> list[Check]:
     """The four visit rules."""
     if v.window is None:
-        window_detail = f"starts {_when(v.start_at)}; group {v.group or '(none)'} has no publish window"
+        window_detail = f"starts {when(v.start_at, v.zone)}; group {v.group or '(none)'} has no publish window"
         in_window = False
     else:
         in_window = v.window.contains(v.start_at)
         window_detail = (
-            f"starts {_when(v.start_at)}; window of group {v.group or '(none)'} is "
-            f"{_when(v.window.start)} to {_when(v.window.end)}"
+            f"starts {when(v.start_at, v.zone)}; window of group {v.group or '(none)'} is "
+            f"{when(v.window.start, v.zone)} to {when(v.window.end, v.zone)}"
         )
     mobile = [w.id for w in v.workers if w.active and w.mobile_enabled]
     if not v.workers:
@@ -104,9 +108,9 @@ def evaluate_visit(v: VisitFacts) -> list[Check]:
     if v.confirmed_at is None:
         confirm_detail = "not confirmed manually"
     elif confirmed_early:
-        confirm_detail = f"confirmed manually at {_when(v.confirmed_at)}, before it was ever published"
+        confirm_detail = f"confirmed manually at {when(v.confirmed_at, v.zone)}, before it was ever published"
     else:
-        confirm_detail = f"confirmed at {_when(v.confirmed_at)}, after it was published"
+        confirm_detail = f"confirmed at {when(v.confirmed_at, v.zone)}, after it was published"
     monitored = "monitored" if v.contract_monitored else "not monitored"
     return [
         check("visit.monitored_contract", v.contract_monitored, f"contract {v.contract_id} is {monitored}"),
@@ -156,14 +160,23 @@ class WorkerFacts:
     allocated_visits: int
     # The other allocated visits, each with why it does not count, e.g. "V2 (contract K2 is not monitored)".
     other_visits: tuple[str, ...] = ()
+    # Allocated to a visit in window on a monitored contract that the reader may not see (of another branch's
+    # client). The three fields above count and name only the visits the reader may see.
+    qualifying_elsewhere: bool = False
 
 
 def evaluate_worker(w: WorkerFacts) -> list[Check]:
-    """The three worker rules."""
+    """The three worker rules.
+
+    The decision counts every allocated visit; the detail names only those the reader may see, and visits of
+    other branches without ids or a count.
+    """
     qualifying = w.visits_in_window_on_monitored
     if qualifying:
         shown = ", ".join(qualifying[:5]) + (f" and {len(qualifying) - 5} more" if len(qualifying) > 5 else "")
         alloc_detail = f"allocated to {len(qualifying)} visit(s) in window on monitored contracts: {shown}"
+    elif w.qualifying_elsewhere:
+        alloc_detail = "allocated to visits of other branches in window on monitored contracts"
     else:
         alloc_detail = (
             f"allocated to {w.allocated_visits} visit(s), none on a monitored contract inside the publish window"
@@ -180,7 +193,7 @@ def evaluate_worker(w: WorkerFacts) -> list[Check]:
             w.mobile_enabled,
             "mobile care worker" if w.mobile_enabled else "not enabled as a mobile care worker",
         ),
-        check("worker.allocated_in_window", bool(qualifying), alloc_detail),
+        check("worker.allocated_in_window", bool(qualifying) or w.qualifying_elsewhere, alloc_detail),
     ]
 
 

@@ -62,18 +62,29 @@ class Explanation:
         }
 
 
-class _Facts:
-    """Per-record reads, in one session, for one environment at one moment."""
+OTHER_BRANCH_WORKER = "a worker of another branch"
 
-    def __init__(self, session: Session, environment_id: int, now: datetime) -> None:
+
+class _Facts:
+    """Per-record reads, in one session, for one environment at one moment.
+
+    ``branch_ids``: the reader's branches (``Actor.branch_ids``; None: every branch). Every fact counts for the
+    decision, which is the same for every reader; the details name only what the reader may see.
+    """
+
+    def __init__(
+        self, session: Session, environment_id: int, now: datetime, branch_ids: frozenset[int] | None = None
+    ) -> None:
         self.session = session
         self.env = environment_id
+        self.branch_ids = branch_ids
         context.ensure_settings(session, environment_id)
         days = session.scalar(select(SETTINGS.c.default_days_ahead).where(SETTINGS.c.environment_id == environment_id))
         self.ctx = context.context_for(session, environment_id, now, int(days if days is not None else 7))
         self.monitored = set(
             session.scalars(select(MONITORED.c.contract_id).where(MONITORED.c.environment_id == environment_id))
         )
+        self.zone = self.ctx.zone
         self._windows: dict[int | None, Window] = {}
         self._contracts: dict[int, str] = {}
 
@@ -91,6 +102,10 @@ class _Facts:
                     end = scheduled
             self._windows[group_id] = Window(self.ctx.window_start, end)
         return self._windows[group_id]
+
+    def sees(self, branch_pk: int) -> bool:
+        """Whether the reader may see records of this roster branch."""
+        return self.branch_ids is None or branch_pk in self.branch_ids
 
     def contract(self, pk: int) -> str:
         """A contract's external id."""
@@ -125,12 +140,13 @@ class _Facts:
         v = self.row(R.visits, external_id)
         client = self.session.execute(select(R.clients.c.group_id).where(R.clients.c.id == v.client_id)).one()
         a, w = R.allocations, R.workers
-        workers = self.session.execute(
-            select(w.c.external_id, w.c.status, w.c.mobile_enabled, w.c.deleted_at)
+        rows = self.session.execute(
+            select(w.c.external_id, w.c.branch_id, w.c.status, w.c.mobile_enabled, w.c.deleted_at)
             .join(a, a.c.worker_id == w.c.id)
             .where(a.c.visit_id == v.id)
             .order_by(w.c.external_id)
         ).all()
+        workers = sorted(rows, key=lambda r: not self.sees(r.branch_id))  # the workers of other branches last
         first = self.session.scalar(select(P_VISITS.c.first_published_at).where(P_VISITS.c.visit_id == v.id))
         group_ext = (
             self.session.scalar(select(R.groups.c.external_id).where(R.groups.c.id == client.group_id))
@@ -145,11 +161,16 @@ class _Facts:
             group=group_ext,
             window=self.window(client.group_id),
             workers=tuple(
-                evaluate.WorkerOnVisit(ext, status == "active" and deleted is None, bool(mobile))
-                for ext, status, mobile, deleted in workers
+                evaluate.WorkerOnVisit(
+                    ext if self.sees(branch) else OTHER_BRANCH_WORKER,
+                    status == "active" and deleted is None,
+                    bool(mobile),
+                )
+                for ext, branch, status, mobile, deleted in workers
             ),
             confirmed_at=v.confirmed_at,
             first_published_at=first,
+            zone=self.zone,
         )
         checks = evaluate.evaluate_visit(facts)
         notes = []
@@ -196,36 +217,45 @@ class _Facts:
         )
 
     def worker(self, external_id: str) -> Explanation:
-        """A worker's facts and checks."""
+        """A worker's facts and checks.
+
+        Every allocated visit counts for the decision; the detail names and counts only the visits the reader
+        may see (a visit is of its client's branch), and says of the others only whether they qualify.
+        """
         w = self.row(R.workers, external_id)
         a, v, c = R.allocations, R.visits, R.clients
         rows = self.session.execute(
-            select(v.c.external_id, v.c.start_at, v.c.contract_id, c.c.group_id)
+            select(v.c.external_id, v.c.start_at, v.c.contract_id, c.c.group_id, c.c.branch_id)
             .select_from(a.join(v, v.c.id == a.c.visit_id).join(c, c.c.id == v.c.client_id))
             .where(and_(a.c.worker_id == w.id, v.c.deleted_at.is_(None), v.c.status == "scheduled"))
             .order_by(v.c.start_at, v.c.external_id)
         ).all()
-        qualifying = tuple(
-            ext
-            for ext, start, contract, group in rows
-            if contract in self.monitored and self.window(group).contains(start)
-        )
+        qualifying: list[str] = []
+        elsewhere = False
+        visible = 0
         others = []
-        for ext, start, contract, group in rows:
+        for ext, start, contract, group, branch in rows:
             win = self.window(group)
-            if contract not in self.monitored:
+            counts = contract in self.monitored and win.contains(start)
+            if not self.sees(branch):
+                elsewhere = elsewhere or counts
+                continue
+            visible += 1
+            if counts:
+                qualifying.append(ext)
+            elif contract not in self.monitored:
                 others.append(f"{ext} (contract {self.contract(contract)} is not monitored)")
-            elif not win.contains(start):
-                when = start.isoformat(timespec="minutes")
-                span = f"{win.start.isoformat(timespec='minutes')} to {win.end.isoformat(timespec='minutes')}"
-                others.append(f"{ext} (starts {when}, outside the window {span})")
+            else:
+                span = f"{evaluate.when(win.start, self.zone)} to {evaluate.when(win.end, self.zone)}"
+                others.append(f"{ext} (starts {evaluate.when(start, self.zone)}, outside the window {span})")
         facts = evaluate.WorkerFacts(
             id=w.external_id,
             status=w.status,
             mobile_enabled=bool(w.mobile_enabled),
-            visits_in_window_on_monitored=qualifying,
-            allocated_visits=len(rows),
+            visits_in_window_on_monitored=tuple(qualifying),
+            allocated_visits=visible,
             other_visits=tuple(others),
+            qualifying_elsewhere=elsewhere,
         )
         notes = ["deleted in the roster: it no longer publishes"] if w.deleted_at is not None else []
         notes += self.branch_notes(w.branch_id)
@@ -261,15 +291,26 @@ class _Facts:
         )
 
 
-def explain_in(session: Session, environment_id: int, kind: str, external_id: str, now: datetime) -> Explanation:
-    """Explain one record, reading in ``session``."""
+def explain_in(
+    session: Session,
+    environment_id: int,
+    kind: str,
+    external_id: str,
+    now: datetime,
+    *,
+    branch_ids: frozenset[int] | None = None,
+) -> Explanation:
+    """Explain one record, reading in ``session``, for a reader of ``branch_ids`` (None: every branch).
+
+    The decision is the same for every reader; the details name only records of ``branch_ids``.
+    """
     wanted = KINDS.get(kind)
     if wanted is None:
         raise InvalidInput(
             f"unknown record kind {kind!r}",
             errors=[RecordError(None, external_id, "kind", kind, "expected client, worker, visit or plan-visit")],
         )
-    facts = _Facts(session, environment_id, now)
+    facts = _Facts(session, environment_id, now, branch_ids)
     explanation: Explanation = getattr(facts, wanted)(external_id)
     return explanation
 
@@ -294,13 +335,14 @@ def do_explain(
     """Explain one record. Reading a client's or worker's case is audited as a view.
 
     Care workers are refused; a record outside the actor's branches is not found (a visit or plan visit
-    belongs to its client's branch), before anything about it is read.
+    belongs to its client's branch), before anything about it is read. The answer names no record of another
+    branch: a worker's visits of other branches' clients, a visit's workers of other branches.
     """
     permissions.require(actor, permissions.Permission.EXPLAIN)
     with db.transaction() as session:
         if actor.branch_ids is not None and KINDS.get(kind) is not None:
             _require_in_scope(session, environment_id, KINDS[kind], external_id, actor.branch_ids)
-        answer = explain_in(session, environment_id, kind, external_id, now or utc_now())
+        answer = explain_in(session, environment_id, kind, external_id, now or utc_now(), branch_ids=actor.branch_ids)
         audit.record(
             session,
             actor,

@@ -54,10 +54,18 @@ class Option:
 
 @dataclass(frozen=True, slots=True)
 class PersonRef:
-    """A client or worker as a link: id and name."""
+    """A client or worker as a link: id and name.
+
+    ``hidden``: a worker of a branch the caller may not see, allocated to a visit they may see; shown without
+    id, name or link (``external_id`` and ``name`` are empty).
+    """
 
     external_id: str
     name: str
+    hidden: bool = False
+
+
+HIDDEN_WORKER = PersonRef("", "", hidden=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,8 +373,11 @@ def branch_options(db: Database, environment_id: int, *, branch_ids: Scope = Non
 # --- workers --------------------------------------------------------------------------------------
 
 
-def _workloads(session: Session, worker_ids: Sequence[int], now: datetime) -> dict[int, int]:
-    """How many scheduled visits each worker has starting in the next WORKLOAD_DAYS days (one grouped query)."""
+def _workloads(session: Session, worker_ids: Sequence[int], now: datetime, branch_ids: Scope) -> dict[int, int]:
+    """How many scheduled visits each worker has starting in the next WORKLOAD_DAYS days (one grouped query).
+
+    Only visits of clients of ``branch_ids`` are counted.
+    """
     if not worker_ids:
         return {}
     stmt = (
@@ -378,6 +389,7 @@ def _workloads(session: Session, worker_ids: Sequence[int], now: datetime) -> di
             Visit.start_at < now + timedelta(days=WORKLOAD_DAYS),
             Visit.status == "scheduled",
             Visit.deleted_at.is_(None),
+            *_visits_in_scope(branch_ids),
         )
         .group_by(VisitAllocation.worker_id)
     )
@@ -397,9 +409,9 @@ def _worker_row(w: Worker, branch: str, upcoming: int = 0) -> WorkerRow:
     )
 
 
-def _worker_rows(now: datetime) -> Any:
+def _worker_rows(now: datetime, branch_ids: Scope) -> Any:
     def shape(session: Session, rows: Sequence[Any]) -> list[WorkerRow]:
-        load = _workloads(session, [w.id for w, _ in rows], now)
+        load = _workloads(session, [w.id for w, _ in rows], now, branch_ids)
         return [_worker_row(w, b, load.get(w.id, 0)) for w, b in rows]
 
     return shape
@@ -437,7 +449,7 @@ def list_workers(
         stmt = stmt.where(Branch.external_id == flt.branch)
     stmt = stmt.order_by(func.lower(Worker.last_name), func.lower(Worker.first_name), Worker.external_id)
     with db.read() as session:
-        items, total, page = _paged(session, stmt, _ids(stmt, Worker.id), page, per_page, _worker_rows(now))
+        items, total, page = _paged(session, stmt, _ids(stmt, Worker.id), page, per_page, _worker_rows(now, branch_ids))
     return ResultPage(items, total, page, per_page)
 
 
@@ -453,18 +465,25 @@ def _visit_select(environment_id: int) -> AnySelect:
     )
 
 
-def _visit_rows(session: Session, rows: Sequence[Any]) -> list[VisitRow]:
+def _visit_rows(session: Session, rows: Sequence[Any], branch_ids: Scope = None) -> list[VisitRow]:
+    """Visit rows with their allocated workers; a worker outside ``branch_ids`` is HIDDEN_WORKER, listed last."""
     ids = [r[0].id for r in rows]
     workers: dict[int, list[PersonRef]] = {}
+    hidden: dict[int, int] = {}
     if ids:
         stmt = (
-            select(VisitAllocation.visit_id, Worker.external_id, Worker.first_name, Worker.last_name)
+            select(VisitAllocation.visit_id, Worker.branch_id, Worker.external_id, Worker.first_name, Worker.last_name)
             .join(Worker, Worker.id == VisitAllocation.worker_id)
             .where(VisitAllocation.visit_id.in_(ids))
             .order_by(Worker.last_name, Worker.first_name)
         )
-        for visit_id, ext, first, last in session.execute(stmt):
-            workers.setdefault(visit_id, []).append(PersonRef(ext, f"{first} {last}"))
+        for visit_id, branch_id, ext, first, last in session.execute(stmt):
+            if branch_ids is None or branch_id in branch_ids:
+                workers.setdefault(visit_id, []).append(PersonRef(ext, f"{first} {last}"))
+            else:
+                hidden[visit_id] = hidden.get(visit_id, 0) + 1
+        for visit_id, n in hidden.items():
+            workers.setdefault(visit_id, []).extend([HIDDEN_WORKER] * n)
     return [
         VisitRow(
             v.external_id,
@@ -522,6 +541,13 @@ def _visit_where(environment_id: int, flt: VisitFilter) -> list[ColumnElement[bo
     return where
 
 
+def _visit_shape(branch_ids: Scope) -> Any:
+    def shape(session: Session, rows: Sequence[Any]) -> list[VisitRow]:
+        return _visit_rows(session, rows, branch_ids)
+
+    return shape
+
+
 def list_visits(
     db: Database,
     environment_id: int,
@@ -533,7 +559,8 @@ def list_visits(
 ) -> ResultPage[VisitRow]:
     """A page of visits by start time, filtered by start, status, allocation, confirmation and client.
 
-    Only visits of clients of ``branch_ids`` are listed and counted.
+    Only visits of clients of ``branch_ids`` are listed and counted; their workers of other branches are
+    HIDDEN_WORKER.
     """
     where = _visit_where(environment_id, flt) + _visits_in_scope(branch_ids)
     words = _search(flt.client, [Client.external_id, Client.first_name, Client.last_name])
@@ -542,7 +569,7 @@ def list_visits(
     stmt = _visit_select(environment_id).where(*where).order_by(Visit.start_at, Visit.external_id)
     count = select(Visit.id).where(*where)
     with db.read() as session:
-        items, total, page = _paged(session, stmt, count, page, per_page, _visit_rows)
+        items, total, page = _paged(session, stmt, count, page, per_page, _visit_shape(branch_ids))
     return ResultPage(items, total, page, per_page)
 
 
@@ -594,12 +621,17 @@ def _plan_visit_row(p: PlanVisit, contract: str) -> PlanVisitRow:
     )
 
 
-def _upcoming(session: Session, environment_id: int, *where: ColumnElement[bool]) -> tuple[list[VisitRow], int]:
-    """The next UPCOMING_LIMIT visits matching ``where`` and how many there are in all."""
+def _upcoming(
+    session: Session, environment_id: int, branch_ids: Scope, *where: ColumnElement[bool]
+) -> tuple[list[VisitRow], int]:
+    """The next UPCOMING_LIMIT visits matching ``where`` and how many there are in all.
+
+    Their workers are as seen from ``branch_ids``.
+    """
     total = session.scalar(select(func.count()).select_from(Visit).where(*where)) or 0
     stmt = _visit_select(environment_id).where(*where).order_by(Visit.start_at, Visit.external_id)
     rows = session.execute(stmt.limit(UPCOMING_LIMIT)).all()
-    return _visit_rows(session, rows), total
+    return _visit_rows(session, rows, branch_ids), total
 
 
 def do_view_client(db: Database, actor: Actor, environment_id: int, external_id: str, now: datetime) -> ClientDetail:
@@ -625,7 +657,12 @@ def do_view_client(db: Database, actor: Actor, environment_id: int, external_id:
             .order_by(PlanVisit.start_time, PlanVisit.external_id)
         ).all()
         upcoming, total = _upcoming(
-            session, environment_id, Visit.client_id == client.id, Visit.end_at >= now, Visit.deleted_at.is_(None)
+            session,
+            environment_id,
+            actor.branch_ids,
+            Visit.client_id == client.id,
+            Visit.end_at >= now,
+            Visit.deleted_at.is_(None),
         )
         _record_view(session, actor, "client", client.id, client.external_id, environment_id)
         trail = _trail(session, "client", client.id)
@@ -638,7 +675,7 @@ def do_view_worker(db: Database, actor: Actor, environment_id: int, external_id:
     """A worker's record, upcoming allocated visits and history. Records the view.
 
     A worker outside the actor's branches is not found; of their visits, only those of clients the actor may see
-    are listed.
+    are listed and counted (the workload too).
     """
     with db.transaction() as session:
         row = None
@@ -659,6 +696,7 @@ def do_view_worker(db: Database, actor: Actor, environment_id: int, external_id:
         upcoming, total = _upcoming(
             session,
             environment_id,
+            actor.branch_ids,
             Visit.id.in_(allocated),
             Visit.end_at >= now,
             Visit.deleted_at.is_(None),
@@ -666,14 +704,15 @@ def do_view_worker(db: Database, actor: Actor, environment_id: int, external_id:
         )
         _record_view(session, actor, "worker", worker.id, worker.external_id, environment_id)
         trail = _trail(session, "worker", worker.id)
-        load = _workloads(session, [worker.id], now)
+        load = _workloads(session, [worker.id], now, actor.branch_ids)
         return WorkerDetail(_worker_row(worker, row[1], load.get(worker.id, 0)), upcoming, total, trail)
 
 
 def do_view_visit(db: Database, actor: Actor, environment_id: int, external_id: str) -> VisitDetail:
     """A visit's case file: client, contract, times, carers and history. Records the view.
 
-    A visit of a client outside the actor's branches is not found.
+    A visit of a client outside the actor's branches is not found; its workers of other branches are
+    HIDDEN_WORKER.
     """
     with db.transaction() as session:
         row = None
@@ -685,7 +724,7 @@ def do_view_visit(db: Database, actor: Actor, environment_id: int, external_id: 
             ).first()
         if row is None:
             raise NotFound(f"no visit with id {external_id!r}")
-        visit = _visit_rows(session, [row])[0]
+        visit = _visit_rows(session, [row], actor.branch_ids)[0]
         pk: int = row[0].id
         client_row = session.execute(_client_select(environment_id).where(Client.id == row[0].client_id)).one()
         contract = session.execute(
