@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from carehub.platform.auth import permissions
 from carehub.platform.clock import utc_now
 from carehub.platform.errors import InvalidInput, NotFound
-from carehub.platform.web import templating
+from carehub.platform.web import environment, templating
 from carehub.platform.web.deps import ContainerDep, PageActor
 from carehub.platform.web.shell import check_csrf
 from carehub.publishing.domain.catalogue import BY_ID
@@ -93,13 +93,8 @@ def add_navigation() -> None:
 
 
 def page_environment(request: Request, actor: PageActor, container: ContainerDep) -> EnvironmentInfo:
-    """The signed-in user's environment; sets the shell's tenant and zone."""
-    env = tenancy.environment_for(container.db, actor)
-    request.state.timezone = env.timezone
-    request.state.tenant_name = next(
-        (t.name for t in tenancy.list_tenants(container.db) if t.id == actor.tenant_id), None
-    )
-    return env
+    """The environment the signed-in user's page works in (:func:`carehub.tenancy.service.page_environment`)."""
+    return environment.page_environment(request, tenancy.page_environment, container.db, actor)
 
 
 def staff_environment(request: Request, actor: PageActor, container: ContainerDep) -> EnvironmentInfo:

@@ -19,10 +19,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from carehub.platform.auth import permissions
-from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.paging import ResultPage
-from carehub.platform.web import templating
+from carehub.platform.web import environment, templating
 from carehub.platform.web.deps import ContainerDep, PageActor
 from carehub.roster.domain.patterns import DAY_CODES, parse_days
 from carehub.roster.service import browse
@@ -59,28 +58,15 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 
 def page_environment(request: Request, actor: PageActor, container: ContainerDep) -> EnvironmentInfo:
-    """The signed-in user's environment (their tenant's primary); sets the shell's tenant and zone.
+    """The environment the signed-in user's page works in (:func:`carehub.tenancy.service.page_environment`).
 
     Care workers use the mobile app only: the roster pages refuse them.
     """
     permissions.require_staff(actor)
-    env = tenancy.environment_for(container.db, actor)
-    request.state.timezone = env.timezone
-    request.state.tenant_name = _tenant_name(request, container, actor)
-    return env
+    return environment.page_environment(request, tenancy.page_environment, container.db, actor)
 
 
 PageEnv = Annotated[EnvironmentInfo, Depends(page_environment)]
-
-
-def _tenant_name(request: Request, container: ContainerDep, actor: Actor) -> str | None:
-    cached = request.session.get("tenant")
-    if isinstance(cached, list) and len(cached) == 2 and cached[0] == actor.tenant_id:
-        return str(cached[1])
-    name = next((t.name for t in tenancy.list_tenants(container.db) if t.id == actor.tenant_id), None)
-    if name is not None:
-        request.session["tenant"] = [actor.tenant_id, name]
-    return name
 
 
 @dataclass

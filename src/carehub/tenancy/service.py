@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from carehub.platform import audit
+from carehub.platform.auth import service as auth
 from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
@@ -272,6 +274,95 @@ def environment_for(db: Database, actor: Actor, environment_id: int | None = Non
     if env.tenant_id != actor.tenant_id:
         raise NotFound(f"no environment {environment_id}")
     return env
+
+
+def work_environments(db: Database, actor: Actor) -> list[EnvironmentInfo]:
+    """The environments a signed-in user may work in on the pages, primary first.
+
+    Tenant administrators: every environment of their tenant. Other staff: the environments holding at least
+    one of the branches granted to them (none without a grant). A caller bound to one environment (an API
+    token, a device): that environment only.
+    """
+    if actor.environment_id is not None:
+        return [get_environment(db, actor.environment_id)]
+    if actor.tenant_id is None:
+        return []
+    environments = list(list_environments(db, actor.tenant_id))
+    if actor.is_admin or actor.kind != "user" or actor.id is None:
+        return environments
+    with db.read() as session:
+        granted = {g.environment_id for g in auth.grants_in(session, [actor.id])[actor.id]}
+    return [e for e in environments if e.id in granted]
+
+
+@dataclass(frozen=True, slots=True)
+class PageEnvironment:
+    """The environment a signed-in user's page works in, the ones they may switch to, and their tenant's name."""
+
+    environment: EnvironmentInfo
+    choices: Sequence[EnvironmentInfo]  # primary first; more than one: the pages offer a switcher
+    tenant_name: str | None
+
+
+PAGE_ENVIRONMENT_KEY = "environment"  # the browser session's remembered environment: [user id, environment id]
+TENANT_NAME_KEY = "tenant"  # the browser session's tenant name: [tenant id, name]
+
+
+def page_environment(
+    db: Database, actor: Actor, *, chosen: str | None, remembered: MutableMapping[str, Any]
+) -> PageEnvironment:
+    """The environment a signed-in user's page works in, and the ones they may switch to.
+
+    ``chosen`` (the page's ``?environment=ID``), else the one remembered, else the primary if the user may work
+    in it, else the first they may (:func:`work_environments`). ``remembered`` is the browser session: a chosen
+    environment is remembered there for the next pages. One the user may not work in (another tenant's, or one
+    holding none of their branches) is reported as not found; a remembered one they may no longer work in (a
+    grant taken away) is forgotten. A user who may work in no environment (a branch manager without a grant)
+    works in the primary, where they see nothing. Paused environments are browsed as any other: pausing stops
+    publishing, not reading.
+    """
+    if actor.tenant_id is None:
+        raise NotFound("no tenant for this caller")
+    choices = work_environments(db, actor) or [primary_environment(db, actor.tenant_id)]
+    by_id = {e.id: e for e in choices}
+    wanted = _chosen_id(chosen)
+    if wanted is not None:
+        if wanted not in by_id:
+            raise NotFound(f"no environment {wanted}")
+        remembered[PAGE_ENVIRONMENT_KEY] = [actor.id, wanted]
+        return PageEnvironment(by_id[wanted], choices, _tenant_name(db, actor.tenant_id, remembered))
+    kept = remembered.get(PAGE_ENVIRONMENT_KEY)
+    env = None
+    if isinstance(kept, list) and len(kept) == 2 and kept[0] == actor.id and isinstance(kept[1], int):
+        env = by_id.get(kept[1])
+    if env is None:
+        remembered.pop(PAGE_ENVIRONMENT_KEY, None)
+        env = choices[0]
+    return PageEnvironment(env, choices, _tenant_name(db, actor.tenant_id, remembered))
+
+
+def _chosen_id(chosen: str | None) -> int | None:
+    """The id of ``?environment=``; None when not given (or empty); InvalidInput when not a whole number."""
+    if chosen is None or not chosen.strip():
+        return None
+    text = chosen.strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise InvalidInput(
+            f"environment {chosen[:40]!r} is not an environment id",
+            errors=[RecordError(None, None, "environment", chosen[:40], "an environment id (a whole number)")],
+        )
+    return int(text)
+
+
+def _tenant_name(db: Database, tenant_id: int, remembered: MutableMapping[str, Any]) -> str | None:
+    cached = remembered.get(TENANT_NAME_KEY)
+    if isinstance(cached, list) and len(cached) == 2 and cached[0] == tenant_id:
+        return str(cached[1])
+    with db.read() as session:
+        name = session.scalar(select(Tenant.name).where(Tenant.id == tenant_id))
+    if name is not None:
+        remembered[TENANT_NAME_KEY] = [tenant_id, name]
+    return name
 
 
 def environment_in(session: Session, environment_id: int) -> EnvironmentInfo:

@@ -10,10 +10,11 @@ show personal data.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -175,6 +176,42 @@ templates.env.globals["qs"] = query_string
 templates.env.globals["nav_items"] = NAV
 
 
+class EnvironmentChoice(Protocol):
+    """An environment the signed-in user may switch the pages to (the tenancy's environments are)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def paused(self) -> bool: ...
+
+
+def set_shell(
+    request: Request,
+    *,
+    timezone: str,
+    tenant_name: str | None,
+    environment_id: int | None = None,
+    environments: Sequence[EnvironmentChoice] = (),
+) -> None:
+    """The shell's facts for this request's page: its zone, the tenant, and the environment it works in.
+
+    With more than one of ``environments``, the navigation shows a switcher (a GET form sending
+    ``?environment=ID`` to the current section's page).
+    """
+    request.state.timezone = timezone
+    request.state.tenant_name = tenant_name
+    request.state.environment_id = environment_id
+    request.state.environments = tuple(environments)
+
+
+def _section(path: str) -> str:
+    """The navigation entry's page that ``path`` is under (a switch lands there, not on one record), else ``path``."""
+    under = [item.href for item in NAV if path == item.href or path.startswith(item.href.rstrip("/") + "/")]
+    return max(under, key=len, default=path)
+
+
 def render(
     request: Request,
     name: str,
@@ -190,6 +227,9 @@ def render(
         "tenant_name": getattr(request.state, "tenant_name", None),
         "timezone": getattr(request.state, "timezone", None) or DEFAULT_ZONE,
         "current_path": request.url.path,
+        "environments": getattr(request.state, "environments", ()),
+        "environment_id": getattr(request.state, "environment_id", None),
+        "environment_action": _section(request.url.path),
         **(context or {}),
     }
     return templates.TemplateResponse(

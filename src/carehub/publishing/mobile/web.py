@@ -19,7 +19,7 @@ from carehub.platform.auth import permissions
 from carehub.platform.auth.actor import Actor
 from carehub.platform.clock import utc_now
 from carehub.platform.errors import CarehubError
-from carehub.platform.web import templating
+from carehub.platform.web import environment, templating
 from carehub.platform.web.deps import ContainerDep, PageActor
 from carehub.platform.web.shell import check_csrf
 from carehub.publishing.mobile import service as mobile
@@ -43,14 +43,9 @@ MAX_FIELD = 100
 
 
 def staff_environment(request: Request, actor: PageActor, container: ContainerDep) -> EnvironmentInfo:
-    """The signed-in coordinator's environment; sets the shell's time zone and tenant."""
+    """The environment the signed-in coordinator's page works in (:func:`carehub.tenancy.service.page_environment`)."""
     mobile.require_staff(actor)
-    env = tenancy.environment_for(container.db, actor)
-    request.state.timezone = env.timezone
-    request.state.tenant_name = next(
-        (t.name for t in tenancy.list_tenants(container.db) if t.id == actor.tenant_id), None
-    )
-    return env
+    return environment.page_environment(request, tenancy.page_environment, container.db, actor)
 
 
 StaffEnv = Annotated[EnvironmentInfo, Depends(staff_environment)]
