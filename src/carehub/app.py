@@ -14,7 +14,7 @@ from carehub import bootstrap
 from carehub.platform.delivery import api as delivery_api
 from carehub.platform.delivery import web as delivery_web
 from carehub.platform.settings import Settings
-from carehub.platform.web import errors, shell
+from carehub.platform.web import contract, errors, shell
 from carehub.platform.web.deps import SignInRequired
 from carehub.platform.web.templating import render_error_page
 from carehub.publishing import api as publishing_api
@@ -41,8 +41,10 @@ def create_app(container: bootstrap.Container | None = None, settings: Settings 
         version="1.0",
         summary="Open, immediate, explainable home-care integration.",
         description="Roster API for rostering systems. Authenticate with `Authorization: Bearer <API token>`.",
-        docs_url="/docs",
-        openapi_url="/api/v1/openapi.json",
+        # The contract and its page need authentication like everything else (platform/web/contract.py).
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.container = container
     app.add_middleware(
@@ -61,6 +63,7 @@ def create_app(container: bootstrap.Container | None = None, settings: Settings 
         return RedirectResponse(f"/sign-in?next={quote(exc.next_path, safe='')}", status_code=303)
 
     app.include_router(shell.router)
+    app.include_router(contract.router)
     app.include_router(roster_api.router)
     app.include_router(roster_web.router)
     app.include_router(publishing_api.router)

@@ -46,6 +46,7 @@ class C(StrEnum):
     STAFF_POST = "staff_post"  # device management forms: coordinators and above, branch-scoped
     ADMIN_POST = "admin_post"  # configuration forms: tenant administrators only
     FORMS_READ = "forms_read"  # forms and services, read (part C): staff, branch-scoped; never care workers
+    CONTRACT = "contract"  # the OpenAPI contract and its page: anyone signed in or holding a token
 
 
 KINDS = {
@@ -71,6 +72,7 @@ TOKEN_MAY = (
     ("DELETE", r"/api/v1/visits/\{visit_id\}/allocations/\{worker_id\}"),
     ("GET", r"/api/v1/explain/\{kind\}/\{external_id\}"),
     ("GET", r"/api/v1/publishing/status"),
+    ("GET", r"/api/v1/openapi\.json|/docs"),
 )
 
 
@@ -83,10 +85,6 @@ def classify(method: str, path: str) -> C | None:  # noqa: C901, PLR0911, PLR091
     """The access class of a route; None if nobody classified it."""
     public = {
         ("GET", "/health"),
-        ("GET", "/docs"),
-        ("GET", "/docs/oauth2-redirect"),
-        ("GET", "/redoc"),
-        ("GET", "/api/v1/openapi.json"),
         ("GET", "/sign-in"),
         ("POST", "/sign-in"),
         ("POST", "/sign-out"),
@@ -97,6 +95,8 @@ def classify(method: str, path: str) -> C | None:  # noqa: C901, PLR0911, PLR091
     }
     if (method, path) in public:
         return C.PUBLIC
+    if (method, path) in {("GET", "/docs"), ("GET", "/api/v1/openapi.json")}:
+        return C.CONTRACT
     if (method, path) == ("GET", "/"):
         return C.HOME
     if (method, path) == ("GET", "/api/mobile/v1/sync"):
@@ -175,9 +175,11 @@ def _without(text: str, url: str) -> str:
     return text
 
 
-def _expect_get(cls: C, caller: str, side: str, *, one_record: bool, path: str) -> set[int]:  # noqa: PLR0911
+def _expect_get(cls: C, caller: str, side: str, *, one_record: bool, path: str) -> set[int]:  # noqa: C901, PLR0911 - one answer per access class and caller
     """The status codes a GET may answer."""
     api = cls in (C.SCOPED_API, C.ADMIN_API, C.DEVICE)
+    if cls is C.CONTRACT:  # the page sends anonymous visitors to sign in; the contract itself answers 401
+        return ({401} if path.startswith("/api/") else {303}) if caller == "anonymous" else {200}
     if caller == "anonymous":
         return {401} if api or (cls is C.FORMS_READ and side == "api") else {303}
     if caller in ("token", "admin_token"):  # an admin token is the administrator on the API (every branch)

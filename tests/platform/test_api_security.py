@@ -24,10 +24,6 @@ from tests.conftest import PASSWORD, World
 # Reachable without signing in: liveness, the API contract and its viewers, static files, signing in and out.
 PUBLIC = {
     ("GET", "/health"),
-    ("GET", "/docs"),
-    ("GET", "/docs/oauth2-redirect"),
-    ("GET", "/redoc"),
-    ("GET", "/api/v1/openapi.json"),
     ("GET", "/sign-in"),
     ("POST", "/sign-in"),
     ("POST", "/sign-out"),
@@ -90,8 +86,22 @@ def test_no_route_but_the_public_ones_is_reachable_anonymously(anonymous: TestCl
 
 
 def test_the_public_routes_answer_without_signing_in(anonymous: TestClient) -> None:
-    for path in ("/health", "/docs", "/api/v1/openapi.json", "/sign-in", "/static/carehub.css"):
+    for path in ("/health", "/sign-in", "/static/carehub.css"):
         assert anonymous.get(path).status_code == 200, path
+
+
+def test_rule_the_api_contract_needs_a_token_or_a_signed_in_user(anonymous: TestClient, api: TestClient) -> None:
+    """Everything but the health check needs authentication: the contract too (a roster token may read it)."""
+    refused = anonymous.get("/api/v1/openapi.json")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "authentication_required"
+    page = anonymous.get("/docs", follow_redirects=False)
+    assert (page.status_code, page.headers["location"]) == (303, "/sign-in?next=%2Fdocs")
+    assert anonymous.get("/redoc").status_code == 404
+    contract = api.get("/api/v1/openapi.json")
+    assert contract.status_code == 200
+    assert "/api/v1/clients/batch" in contract.json()["paths"]
+    assert "/api/v1/openapi.json" in api.get("/docs").text
 
 
 @pytest.mark.parametrize(
@@ -179,7 +189,7 @@ def test_services_never_hand_out_hashes_or_secrets(db: Database, world: World) -
     assert world.token not in repr(token)
 
 
-def test_the_api_contract_exposes_no_secret_or_hash_fields(anonymous: TestClient) -> None:
-    contract = anonymous.get("/api/v1/openapi.json").text
+def test_the_api_contract_exposes_no_secret_or_hash_fields(api: TestClient) -> None:
+    contract = api.get("/api/v1/openapi.json").text
     for word in ("password_hash", "token_hash"):
         assert word not in contract

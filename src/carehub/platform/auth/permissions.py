@@ -117,6 +117,8 @@ TOKEN_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
     (frozenset({"DELETE"}), re.compile(r"/api/v1/visits/\{visit_id\}/allocations/\{worker_id\}")),
     (frozenset({"GET"}), re.compile(r"/api/v1/explain/\{kind\}/\{external_id\}")),
     (frozenset({"GET"}), re.compile(r"/api/v1/publishing/status")),
+    # The contract its rostering system implements, and its browsable page.
+    (frozenset({"GET"}), re.compile(r"/api/v1/openapi\.json|/docs")),
 )
 # What a refused route is about, for the message (first match wins; the last one always matches).
 _REFUSED: tuple[tuple[str, str], ...] = (
