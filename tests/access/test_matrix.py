@@ -16,6 +16,7 @@ a browser session) nor on the mobile device feed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -381,7 +382,7 @@ def test_api_tokens_are_refused_configuration_by_the_services_too(db: Database, 
     actor = auth.actor_for_token(db, site.world.token)
     env = site.world.env.id
     assert not actor.is_admin
-    refusals = [
+    refusals: list[Callable[[], object]] = [
         lambda: connect.do_pause_environment(db, actor, env),
         lambda: connect.list_for(db, actor),
         lambda: access.do_grant_branch(db, actor, "manager", "B-OTHER", tenant_id=site.world.tenant.id),
@@ -394,7 +395,7 @@ def test_api_tokens_are_refused_configuration_by_the_services_too(db: Database, 
         with pytest.raises(PermissionDenied, match=r"^API tokens cannot "):
             refuse()
     # Defence in depth: the forms and devices services refuse a roster token before anything else.
-    staff_only = [
+    staff_only: list[Callable[[], object]] = [
         lambda: forms.require_staff(actor),
         lambda: forms.list_forms(db, actor),
         lambda: mobile.require_staff(actor),

@@ -68,11 +68,11 @@ def test_rule_staff_in_one_branch_cannot_see_case_files_from_another_in_the_serv
             page = queries.list_records(db, env, kind, branch_ids=actor.branch_ids)
             assert [i["id"] for i in page.items] == [f"{prefix}-OWN"]
             assert page.total == 1
-        for kind in ("client", "worker", "visit", "plan-visit"):
-            prefix = {"client": "C", "worker": "W", "visit": "V", "plan-visit": "P"}[kind]
+        for explain_kind in ("client", "worker", "visit", "plan-visit"):
+            prefix = {"client": "C", "worker": "W", "visit": "V", "plan-visit": "P"}[explain_kind]
             with pytest.raises(NotFound):
-                explain.do_explain(db, actor, env, kind, f"{prefix}-OTHER")
-            assert explain.do_explain(db, actor, env, kind, f"{prefix}-OWN").id == f"{prefix}-OWN"
+                explain.do_explain(db, actor, env, explain_kind, f"{prefix}-OTHER")
+            assert explain.do_explain(db, actor, env, explain_kind, f"{prefix}-OWN").id == f"{prefix}-OWN"
         clients = browse.list_clients(db, env, browse.ClientFilter(q="Hidden"), branch_ids=actor.branch_ids)
         assert clients.total == 0
         visits = browse.list_visits(

@@ -21,7 +21,7 @@ from carehub.platform.errors import Conflict, InvalidInput, NotFound, Permission
 from carehub.tenancy import service as tenancy
 from tests.conftest import World
 from tests.delivery.conftest import FAST, deliver, deliver_until, emit, subscribe
-from tests.delivery.receiver import Receiver
+from tests.delivery.receiver import Received, Receiver
 
 
 def statuses(db: Database, tenant_id: int) -> Counter[str]:
@@ -184,14 +184,14 @@ def test_events_of_one_record_go_in_order_and_other_records_do_not_wait(
     )
     fails = {a1: 2}
 
-    def rule(r: object) -> int | None:
-        event_id = r.event_id  # type: ignore[attr-defined]
+    def rule(r: Received) -> int | None:
+        event_id = r.event_id
         if fails.get(event_id, 0) > 0:
             fails[event_id] -= 1
             return 503
         return None
 
-    receiver.rule = rule  # type: ignore[assignment]
+    receiver.rule = rule
     deliver_until(db, lambda: statuses(db, world.tenant.id) == Counter(delivered=4))
     got = receiver.received()
     order = [r.event_id for r in got]

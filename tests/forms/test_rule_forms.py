@@ -209,10 +209,11 @@ def test_invalid_definitions_name_the_field_the_value_and_the_expectation(
 ) -> None:
     forms.do_create_form(db, admin, key="notes", title="Notes", fields=NOTES)
     before = _counts(db)
-    for attempt in (
+    attempts: tuple[Callable[[], object], ...] = (
         lambda: forms.do_create_form(db, admin, key="other", title="Other", fields=definition),
         lambda: forms.do_update_form(db, admin, "notes", title="Notes", fields=definition),
-    ):
+    )
+    for attempt in attempts:
         with pytest.raises(InvalidInput) as refused:
             attempt()
         problem = next(e for e in refused.value.errors if e.field == field)

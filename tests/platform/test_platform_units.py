@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+from sqlalchemy import Column, Dialect, Integer, MetaData, Table, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import StatementError
 
@@ -65,11 +65,15 @@ _meta = MetaData()
 _stamps = Table("stamps", _meta, Column("id", Integer, primary_key=True), Column("at", UTCDateTime()))
 
 
-@pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.dialect()], ids=["sqlite", "postgresql"])
-def test_utc_datetime_refuses_naive_datetimes(dialect: object) -> None:
+@pytest.mark.parametrize(
+    "dialect",
+    [sqlite.dialect(), postgresql.dialect()],  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
+    ids=["sqlite", "postgresql"],
+)
+def test_utc_datetime_refuses_naive_datetimes(dialect: Dialect) -> None:
     bind = UTCDateTime().process_bind_param
     with pytest.raises(ValueError, match="naive datetime"):
-        bind(datetime(2026, 3, 29, 8, 0), dialect)  # type: ignore[arg-type]  # noqa: DTZ001 - the point of the test
+        bind(datetime(2026, 3, 29, 8, 0), dialect)  # noqa: DTZ001 - the point of the test
 
 
 def test_utc_datetime_stores_utc_and_reads_back_aware(tmp_path: Path) -> None:
@@ -110,7 +114,7 @@ def test_sqlite_connections_read_through_a_memory_map_with_wal_and_foreign_keys(
 )
 def test_utc_datetime_bind_and_result_round_trip_any_zone(moment: datetime) -> None:
     column = UTCDateTime()
-    for dialect in (sqlite.dialect(), postgresql.dialect()):
+    for dialect in (sqlite.dialect(), postgresql.dialect()):  # type: ignore[no-untyped-call]  # unannotated in SQLAlchemy
         stored = column.process_bind_param(moment, dialect)
         assert stored is not None
         back = column.process_result_value(stored, dialect)

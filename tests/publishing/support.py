@@ -16,6 +16,7 @@ from carehub.platform.outbox import OutboxEvent
 from carehub.publishing.domain import schedules
 from carehub.publishing.service import config
 from carehub.publishing.service.explain import Explanation, do_explain
+from carehub.publishing.service.runs import RunResult
 from carehub.publishing.tables import (
     PublishedCarePlan,
     PublishedClient,
@@ -137,7 +138,7 @@ def roster(api: TestClient) -> None:
     )
 
 
-def monitor(db: Database, env: int, *contracts: str) -> config.RunResult:
+def monitor(db: Database, env: int, *contracts: str) -> RunResult:
     """Tick contracts as monitored."""
     return config.do_set_monitored(db, SYSTEM, env, list(contracts), monitored=True)
 

@@ -152,7 +152,7 @@ PUBLISHING_GETS = (
     "/api/v1/publishing/settings",
     "/api/v1/publishing/status",
 )
-PUBLISHING_WRITES = (
+PUBLISHING_WRITES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("post", "/api/v1/publishing/contracts", {"contract_ids": ["K1"], "monitored": True}),
     ("post", "/api/v1/publishing/schedules", {"group_ids": ["G1"], "publish_until": "2030-01-01"}),
     ("post", "/api/v1/publishing/reconcile", {}),

@@ -31,6 +31,7 @@ from carehub.platform.clock import utc_now
 from carehub.platform.db import Database
 from carehub.publishing.service import config
 from carehub.publishing.service.explain import Explanation, explain_in
+from carehub.publishing.service.runs import RunResult
 from carehub.roster.tables import Client, PlanVisit, Visit, Worker
 from carehub.tenancy import service as tenancy
 from tests.publishing.support import at, london_today, states
@@ -242,7 +243,7 @@ class Roster:
 
     def records(self) -> list[tuple[str, str]]:
         """(explain kind, external id) of every roster record that the rules judge, deleted ones included."""
-        out = []
+        out: list[tuple[str, str]] = []
         with self.db.read() as session:
             for kind, model in (("client", Client), ("worker", Worker), ("visit", Visit), ("plan_visit", PlanVisit)):
                 ids = session.scalars(select(model.external_id).where(model.environment_id == self.env)).all()
@@ -262,7 +263,7 @@ class Roster:
                 for kind, ext in self.records()
             ]
 
-    def reconcile(self, *, preview: bool = False) -> config.RunResult:
+    def reconcile(self, *, preview: bool = False) -> RunResult:
         return config.do_reconcile(self.db, SYSTEM, self.env, preview=preview)
 
 

@@ -20,7 +20,7 @@ GROUP = {"id": "G1", "version": 1, "name": "Morning run", "branch_id": "B1"}
 CONTRACT = {"id": "K1", "version": 1, "name": "Council framework", "funder": "council"}
 
 
-def client_rec(i: int, version: int = 1, **over: Any) -> dict[str, Any]:
+def client_rec(i: int, version: int | str = 1, **over: Any) -> dict[str, Any]:
     return {"id": f"C{i}", "version": version, "branch_id": "B1", "first_name": "Ada", "last_name": f"L{i}", **over}
 
 

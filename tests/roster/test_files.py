@@ -69,7 +69,8 @@ CANONICAL_ROW = {
 def _check(rows: list[dict[str, str]]) -> list[bool]:
     names = list(rows[0])
     batch = pa.record_batch([pa.array([r[n] for r in rows], pa.string()) for n in names], names=names)
-    return canonical_visits(batch).to_pylist()
+    checked: list[bool] = canonical_visits(batch).to_pylist()
+    return checked
 
 
 @pytest.mark.parametrize(

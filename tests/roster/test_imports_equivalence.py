@@ -20,7 +20,9 @@ from sqlalchemy import text
 
 from carehub.platform.auth.actor import SYSTEM
 from carehub.platform.db import Database, make_engine
+from carehub.platform.errors import InvalidInput
 from carehub.roster.domain.kinds import RecordKind
+from carehub.roster.domain.rules import Outcome
 from carehub.roster.files import JsonLineError
 from carehub.roster.service import changes, imports, queries
 from carehub.roster.service.upsert import do_upsert_batch, table_of
@@ -96,7 +98,7 @@ def _seed(db: Database, env_id: int) -> None:
     ]
     for kind, records in batches:
         result = do_upsert_batch(db, SYSTEM, env_id, kind, records, max_records=5000)
-        assert result.count(imports.Outcome.REJECTED) == 0, result.as_dict()
+        assert result.count(Outcome.REJECTED) == 0, result.as_dict()
 
 
 def visits_csv(rows: list[dict[str, Any]]) -> bytes:
@@ -108,7 +110,7 @@ def visits_csv(rows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue().encode()
 
 
-def visit(i: int, version: int = 1, **over: Any) -> dict[str, Any]:
+def visit(i: int, version: int | str = 1, **over: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": f"V{i}",
         "version": version,
@@ -327,7 +329,7 @@ def test_a_file_that_cannot_be_read_changes_nothing(db: Database, two_envs: tupl
     good = visits_csv(FIRST_FILE[:5])
     broken = good + b'V99,1,C1,K1,,planned,"2026-03-10T08:00:00+00:00\n'
     before = _state(db, two_envs[0])
-    with pytest.raises(imports.InvalidInput):
+    with pytest.raises(InvalidInput):
         imports.do_import_file(db, SYSTEM, two_envs[0], RecordKind.VISIT, io.BytesIO(broken), "visits.csv")
     assert _state(db, two_envs[0]) == before
 

@@ -318,7 +318,8 @@ def test_rule_a_reference_to_a_deleted_record_is_not_found(api: TestClient) -> N
 
 
 def test_rule_a_batch_that_is_not_a_list_is_refused(api: TestClient) -> None:
-    for body in ({"records": {"id": "C1"}}, {"records": "C1"}, {"rows": []}, [client_rec(1)]):
+    not_lists: list[object] = [{"records": {"id": "C1"}}, {"records": "C1"}, {"rows": []}, [client_rec(1)]]
+    for body in not_lists:
         r = api.post("/api/v1/clients/batch", json=body)
         assert r.status_code == 422, body
         assert r.json()["error"]["code"] == "invalid_input"

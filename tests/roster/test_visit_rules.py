@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -17,7 +19,7 @@ def roster(api: TestClient) -> TestClient:
     return api
 
 
-def allocate(api: TestClient, visit: str, worker: str) -> tuple[int, dict[str, object]]:
+def allocate(api: TestClient, visit: str, worker: str) -> tuple[int, dict[str, Any]]:
     r = api.post(f"/api/v1/visits/{visit}/allocations", json={"worker_id": worker})
     return r.status_code, r.json()
 

@@ -31,7 +31,7 @@ PRIMARY_USERNAME_SHAPE = re.compile(r"[a-z0-9]+")
 
 prefixes = st.text(ALNUM, min_size=1, max_size=MAX_PREFIX)
 short_prefixes = st.text(ALNUM, min_size=1, max_size=12)
-names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30)
+names = st.text(st.characters(blacklist_categories=["Cs"]), max_size=30)
 # Usernames of the primary environment, as publishing makes them from any first and last names.
 primary_usernames = st.builds(
     new_username,
@@ -310,6 +310,6 @@ def test_any_accepted_format_applies_to_exactly_one_prefix_and_one_value(field: 
     own = FORMATS[field]
     before, _, after = fmt.replace("{prefix}", "\x00").partition("{" + own + "}")
     assert "\x00" in before + after
-    c = Convention("P1", **{field: fmt})  # type: ignore[arg-type]
+    c = Convention("P1", **{field: fmt})
     applied = {"branch_format": c.branch, "username_format": c.username, "visit_id_format": c.visit_id}[field]
     assert applied("VALUE") == (before + "VALUE" + after).replace("\x00", "P1")

@@ -108,7 +108,7 @@ def _text(template: str, prefixes: list[str]) -> str:
 
 def _send(api: TestClient, db: Database, tenant: Tenant, roster: dict[str, Any], prefixes: list[str]) -> None:
     """Send a roster through the API and publish it: every worker, client and visit is in one of its branches."""
-    branches = sorted(roster["branches"])
+    branches: list[str] = sorted(roster["branches"])
 
     def branch(i: int) -> str:
         return branches[i % len(branches)]
