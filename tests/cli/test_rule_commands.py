@@ -113,7 +113,9 @@ def _free_port() -> int:
         return port
 
 
-def test_rule_serve_answers_health_and_refuses_the_api_without_a_token(db_url: str, tmp_path: Path) -> None:
+def test_rule_serve_answers_health_and_refuses_the_api_and_its_contract_without_sign_in(
+    db_url: str, tmp_path: Path
+) -> None:
     port = _free_port()
     env = {
         **os.environ,
@@ -146,7 +148,8 @@ def test_rule_serve_answers_health_and_refuses_the_api_without_a_token(db_url: s
         anonymous = httpx.get(f"{base}/api/v1/clients", timeout=5)
         assert anonymous.status_code == 401
         assert anonymous.json()["error"]["code"] == "authentication_required"
-        assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
+        docs = httpx.get(f"{base}/docs", timeout=5)  # a page: anonymous visitors are sent to sign in
+        assert (docs.status_code, docs.headers["location"]) == (303, "/sign-in?next=%2Fdocs")
     finally:
         proc.terminate()
         try:
