@@ -330,7 +330,7 @@ def page_environment(
         if wanted not in by_id:
             raise NotFound(f"no environment {wanted}")
         remembered[PAGE_ENVIRONMENT_KEY] = [actor.id, wanted]
-        return PageEnvironment(by_id[wanted], choices, _tenant_name(db, actor.tenant_id, remembered))
+        return PageEnvironment(by_id[wanted], choices, tenant_name(db, actor.tenant_id, remembered))
     kept = remembered.get(PAGE_ENVIRONMENT_KEY)
     env = None
     if isinstance(kept, list) and len(kept) == 2 and kept[0] == actor.id and isinstance(kept[1], int):
@@ -338,7 +338,7 @@ def page_environment(
     if env is None:
         remembered.pop(PAGE_ENVIRONMENT_KEY, None)
         env = choices[0]
-    return PageEnvironment(env, choices, _tenant_name(db, actor.tenant_id, remembered))
+    return PageEnvironment(env, choices, tenant_name(db, actor.tenant_id, remembered))
 
 
 def _chosen_id(chosen: str | None) -> int | None:
@@ -354,7 +354,8 @@ def _chosen_id(chosen: str | None) -> int | None:
     return int(text)
 
 
-def _tenant_name(db: Database, tenant_id: int, remembered: MutableMapping[str, Any]) -> str | None:
+def tenant_name(db: Database, tenant_id: int, remembered: MutableMapping[str, Any]) -> str | None:
+    """The tenant's name for the page shell, kept in the browser session (``remembered``) once read."""
     cached = remembered.get(TENANT_NAME_KEY)
     if isinstance(cached, list) and len(cached) == 2 and cached[0] == tenant_id:
         return str(cached[1])

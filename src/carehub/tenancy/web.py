@@ -42,10 +42,8 @@ def with_shell(request: Request, container: ContainerDep, actor: Actor) -> Actor
     """The signed-in user, once the page shell knows their tenant's name and time zone (tenancy's pages share it)."""
     if actor.tenant_id is not None:
         env = tenancy.primary_environment(container.db, actor.tenant_id)
-        request.state.timezone = env.timezone
-        request.state.tenant_name = next(
-            (t.name for t in tenancy.list_tenants(container.db) if t.id == actor.tenant_id), None
-        )
+        name = tenancy.tenant_name(container.db, actor.tenant_id, request.session)
+        templating.set_shell(request, timezone=env.timezone, tenant_name=name)
     return actor
 
 

@@ -49,8 +49,7 @@ def _shell(request: Request, container: ContainerDep, actor: Actor) -> int:
     permissions.require_admin(actor, "see webhook deliveries")
     facts = service.tenant_facts(container.db, actor.tenant_id)
     if facts is not None:
-        request.state.tenant_name = facts.name
-        request.state.timezone = facts.timezone
+        templating.set_shell(request, timezone=facts.timezone, tenant_name=facts.name)
     return actor.tenant_id
 
 

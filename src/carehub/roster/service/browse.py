@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, ScalarSelect, Select, and_, func, or_, select
@@ -541,13 +542,6 @@ def _visit_where(environment_id: int, flt: VisitFilter) -> list[ColumnElement[bo
     return where
 
 
-def _visit_shape(branch_ids: Scope) -> Any:
-    def shape(session: Session, rows: Sequence[Any]) -> list[VisitRow]:
-        return _visit_rows(session, rows, branch_ids)
-
-    return shape
-
-
 def list_visits(
     db: Database,
     environment_id: int,
@@ -569,7 +563,7 @@ def list_visits(
     stmt = _visit_select(environment_id).where(*where).order_by(Visit.start_at, Visit.external_id)
     count = select(Visit.id).where(*where)
     with db.read() as session:
-        items, total, page = _paged(session, stmt, count, page, per_page, _visit_shape(branch_ids))
+        items, total, page = _paged(session, stmt, count, page, per_page, partial(_visit_rows, branch_ids=branch_ids))
     return ResultPage(items, total, page, per_page)
 
 
